@@ -1,0 +1,187 @@
+"""The command line: ``deeplimits run | list | show | runs``.
+
+Bad input (unknown experiment, unknown or ill-typed ``--set`` key, out-of-range
+values) prints one line to stderr and exits with code 2 before anything runs.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from deeplimits import api, registry
+from deeplimits.config import ConfigError, describe_range, describe_type, field_types, fields, parse_assignments
+from deeplimits.experiment import PROFILES
+from deeplimits.registry import UnknownExperimentError
+from deeplimits.store import Store
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Runnable, falsifiable experiments on the limits of gradient-based deep learning.")
+console = Console()
+errors = Console(stderr=True)
+STATUS_STYLE = {"reproduced": "green", "not_reproduced": "red", "inconclusive": "yellow"}
+
+OutOption = typer.Option(None, "--out", help="results directory (default: $DEEPLIMITS_HOME or ./deeplimits-results)")
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.4g}"
+
+
+def _status(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+@app.command()
+def run(
+    experiments: list[str] = typer.Argument(..., help="experiment names, or 'all'"),
+    profile: str = typer.Option("quick", "--profile", "-p", help=f"one of: {', '.join(PROFILES)}"),
+    seeds: Optional[int] = typer.Option(None, "--seeds", "-n",
+                                        help="number of seeds (default: 2 smoke, 8 quick, 8 paper)"),
+    assignments: list[str] = typer.Option([], "--set", "-s", help="config override key=value (repeatable)"),
+    out: Optional[Path] = OutOption,
+    rerun: bool = typer.Option(False, "--rerun", help="recompute even if the run is stored"),
+) -> None:
+    """Run experiments and print each claim's verdict with its 95% interval over seeds."""
+    plans = _plan(experiments, profile, seeds, assignments)
+    table = Table(title=f"verdicts ({profile} profile)")
+    for column in ("experiment", "claim", "verdict", "measured", "95% interval", "seeds"):
+        table.add_column(column, overflow="fold")
+    notes: list[str] = []
+    for name, overrides in plans:
+        try:
+            with _progress() as bar:
+                record = api.run(name, profile=profile, seeds=seeds, out=out, rerun=rerun,
+                                 progress=_advance(bar, name), **overrides)
+        except KeyboardInterrupt:
+            errors.print(f"interrupted: nothing was stored for {name}")
+            raise typer.Exit(code=130) from None
+        if record.cached:
+            console.print(f"{name}: served from the store (run {record.key}); --rerun recomputes it")
+        for arm, result in record.results.arms.items():
+            if result.diverged is not None and result.diverged.any():
+                bad = [str(s) for s, d in zip(record.seeds, result.diverged) if d]
+                console.print(f"[yellow]{name}/{arm}: seeds {', '.join(bad)} diverged (NaN or inf loss); "
+                              f"left out of the intervals[/]")
+        for v in record.verdicts:
+            table.add_row(name, v.claim_id, _status(v.status), _fmt(v.estimate),
+                          f"[{_fmt(v.low)}, {_fmt(v.high)}]", str(v.n_seeds))
+            figure = record.figures.get(v.claim_id, {}).get("png")
+            notes.append(f"{v.claim_id}: measured = {v.quantity}\n  figure: {figure or 'none'}")
+    console.print(table)
+    console.print("\n".join(notes), highlight=False, soft_wrap=True)
+    console.print(f"summary page: {api.results_dir(out) / 'index.html'}")
+
+
+def _plan(names: list[str], profile: str, seeds: Optional[int], assignments: list[str]) -> list[tuple[str, dict]]:
+    """Check every name, profile and override before anything runs."""
+    try:
+        chosen = registry.names() if names == ["all"] else names
+        plans = []
+        for name in chosen:
+            exp = registry.get(name)
+            overrides = parse_assignments(exp.Config, assignments)
+            exp.config_for(profile, **overrides)
+            plans.append((exp.name, overrides))
+        if profile not in PROFILES:
+            raise ConfigError(f"unknown profile {profile!r}; accepted: {', '.join(PROFILES)}")
+        api.resolve_seeds(seeds, profile)
+    except (ConfigError, UnknownExperimentError) as exc:
+        raise _fail(str(exc)) from None
+    return plans
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+
+
+def _advance(bar: Progress, experiment: str):
+    tasks: dict[str, Any] = {}
+
+    def update(label: str, done: int, total: int) -> None:
+        if label not in tasks:
+            tasks[label] = bar.add_task(f"{experiment} {label}", total=total)
+        bar.update(tasks[label], completed=done, total=total)
+
+    return update
+
+
+@app.command("list")
+def list_experiments(out: Optional[Path] = OutOption) -> None:
+    """Every experiment, its claims, its source, and the last stored verdicts."""
+    store = Store(api.results_dir(out))
+    table = Table()
+    for column in ("experiment", "claims", "source", "last verdicts"):
+        table.add_column(column, overflow="fold")
+    for exp in registry.all_experiments():
+        runs = store.runs(exp.name)
+        last = {v.claim_id: v.status for v in runs[0].verdicts} if runs else {}
+        table.add_row(exp.name, "\n".join(c.id for c in exp.claims),
+                      "\n".join(c.source for c in exp.claims),
+                      "\n".join(_status(last[c.id]) if c.id in last else "-" for c in exp.claims))
+    console.print(table)
+
+
+@app.command()
+def show(experiment: str = typer.Argument(..., help="experiment name")) -> None:
+    """Claims, arms, config fields and profiles of one experiment."""
+    try:
+        exp = registry.get(experiment)
+    except UnknownExperimentError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"[bold]{exp.name}[/] (version {exp.version}): {exp.title}")
+    for claim in exp.claims:
+        console.print(f"\n[bold]claim {claim.id}[/]\n  {claim.statement}\n  source: {claim.source}\n"
+                      f"  expected: {claim.expected}", highlight=False)
+    console.print("\n[bold]arms[/] (quick profile)")
+    for arm in exp.arms(exp.config_for("quick")):
+        console.print(f"  {arm.name:<14} {arm.role:<8} {arm.description}", highlight=False)
+    table = Table(title="config (default = the source's settings = paper profile)")
+    for column in ("field", "type", "default", "quick", "smoke", "accepted", "help"):
+        table.add_column(column, overflow="fold")
+    types = field_types(exp.Config)
+    for f in fields(exp.Config):
+        quick, smoke = (exp.profiles[p].get(f.name, "") for p in ("quick", "smoke"))
+        table.add_row(f.name, describe_type(types[f.name]), str(f.default), str(quick), str(smoke),
+                      describe_range(f), f.metadata.get("help", ""))
+    console.print(table)
+    console.print("[bold]profiles[/]")
+    for name in exp.profiles:
+        console.print(f"  {name:<6} {exp.profile_notes.get(name, '')} "
+                      f"(default {api.DEFAULT_SEEDS[name]} seeds)", highlight=False)
+
+
+@app.command()
+def runs(out: Optional[Path] = OutOption) -> None:
+    """Stored runs: experiment, run key, seeds, when, how long, verdicts."""
+    stored = Store(api.results_dir(out)).runs()
+    if not stored:
+        console.print("no runs stored yet")
+        return
+    table = Table()
+    for column in ("experiment", "run key", "profile", "seeds", "when (UTC)", "wall time", "verdicts"):
+        table.add_column(column, overflow="fold")
+    for r in stored:
+        table.add_row(r.experiment, r.key, r.profile, str(len(r.seeds)), r.created, f"{r.wall_s:.1f} s",
+                      "\n".join(f"{v.claim_id}: {_status(v.status)}" for v in r.verdicts))
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The training loop shared by every experiment.
+
+Seeds are vectorised with ``vmap`` and the step loop is a ``lax.scan`` compiled
+once; it runs in chunks of ``eval_every`` steps so that Python can evaluate,
+report progress and honour Ctrl-C between chunks. The step key of step ``t`` is
+``fold_in(train_key, t)``, so results do not depend on the chunking, and seed
+``s`` run alone equals seed ``s`` inside a batch.
+
+``loop="python"`` is the plain reference path: one seed at a time, one jitted
+step per Python iteration. Tests check that both paths agree.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from deeplimits.experiment import Progress, no_progress
+
+Model = Any
+Batch = Any
+LossFn = Callable[[Model, Batch], jax.Array]
+GradFn = Callable[[Model, Batch], tuple[jax.Array, Model]]
+
+
+@dataclass
+class TrainLog:
+    """What :func:`train` returns. Arrays carry the seed axis first."""
+
+    steps: np.ndarray  # (E,) step count at each eval
+    metrics: dict[str, np.ndarray]  # name -> (S, E); NaN after a seed diverged
+    loss: np.ndarray  # (S, E) mean training loss over each chunk
+    diverged: np.ndarray  # (S,) True where the loss became NaN or infinite
+    models: Model  # final models, stacked along the seed axis
+    wall_s: float
+
+
+def _split_keys(keys: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    parts = jax.vmap(lambda k: jax.random.split(k, 3))(keys)  # (S, 3)
+    return parts[:, 0], parts[:, 1], parts[:, 2]
+
+
+def _chunk_lengths(steps: int, eval_every: int) -> list[int]:
+    full, rest = divmod(steps, eval_every)
+    return [eval_every] * full + ([rest] if rest else [])
+
+
+def train(
+    *,
+    keys: jax.Array,
+    init: Callable[[jax.Array], Model],
+    loss: LossFn,
+    optimizer: optax.GradientTransformation,
+    sample_batch: Callable[[Any, jax.Array], Batch],
+    evaluate: Callable[[Model, Any, jax.Array], dict[str, jax.Array]],
+    steps: int,
+    eval_every: int,
+    data: Any = None,
+    grad_fn: GradFn | None = None,
+    progress: Progress = no_progress,
+    label: str = "train",
+    loop: Literal["scan", "python"] = "scan",
+) -> TrainLog:
+    """Train one model per key (``keys`` is ``(S,)``) and evaluate every ``eval_every`` steps.
+
+    ``data`` is a per-seed pytree (leading seed axis), e.g. each seed's hidden target;
+    ``sample_batch(data, key)`` draws a batch inside the compiled loop;
+    ``evaluate(model, data, key)`` returns scalar metrics; ``grad_fn(model, batch) ->
+    (loss, grads)`` replaces the gradient (default: the gradient of ``loss``) for
+    non-gradient update rules.
+    """
+    if steps < 1 or eval_every < 1:
+        raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
+    grad_fn = grad_fn or eqx.filter_value_and_grad(loss)
+    n_seeds = keys.shape[0]
+    if loop == "scan" and n_seeds == 1:
+        # XLA drops a batch axis of size 1 and picks other kernels, which changes
+        # the last bits; a batch of two keeps a lone seed identical to itself in a batch.
+        keys = jnp.concatenate([keys, keys])
+        data = jax.tree.map(lambda leaf: jnp.concatenate([leaf, leaf]), data)
+    init_keys, train_keys, eval_keys = _split_keys(keys)
+
+    def step(params, opt_state, static, data, train_key, t):
+        model = eqx.combine(params, static)
+        value, grads = grad_fn(model, sample_batch(data, jax.random.fold_in(train_key, t)))
+        grads = eqx.filter(grads, eqx.is_inexact_array)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
+
+    def metrics_of(params, static, data, eval_key, index):
+        return evaluate(eqx.combine(params, static), data, jax.random.fold_in(eval_key, index))
+
+    start = time.perf_counter()
+    run = _train_scan if loop == "scan" else _train_python
+    steps_at, metrics, losses, diverged, params, static = run(
+        step, metrics_of, init, optimizer, data, init_keys, train_keys, eval_keys,
+        _chunk_lengths(steps, eval_every), progress, label,
+    )
+    diverged = diverged[:n_seeds]
+    metrics = {k: np.where(diverged[:, None], np.nan, v[:n_seeds]) for k, v in metrics.items()}
+    params = jax.tree.map(lambda leaf: leaf[:n_seeds], params)
+    return TrainLog(
+        steps=np.asarray(steps_at), metrics=metrics, loss=losses[:n_seeds], diverged=diverged,
+        models=eqx.combine(params, static), wall_s=time.perf_counter() - start,
+    )
+
+
+def _train_scan(step, metrics_of, init, optimizer, data, init_keys, train_keys, eval_keys,
+                chunks, progress, label):
+    models = eqx.filter_vmap(init)(init_keys)
+    params, static = eqx.partition(models, eqx.is_inexact_array)
+    opt_state = jax.vmap(optimizer.init)(params)
+
+    @eqx.filter_jit
+    def run_chunk(params, opt_state, diverged, data, train_keys, eval_keys, t0, length, eval_index):
+        def one_seed(params, opt_state, diverged, data, train_key, eval_key):
+            # The loss is summed in the carry, in step order, so that every path
+            # (batched, alone, plain loop) adds the same numbers the same way.
+            def body(carry, t):
+                params, opt_state, diverged, total = carry
+                params, opt_state, value = step(params, opt_state, static, data, train_key, t)
+                return (params, opt_state, diverged | ~jnp.isfinite(value), total + value), None
+
+            carry = (params, opt_state, diverged, jnp.zeros((), jnp.float32))
+            (params, opt_state, diverged, total), _ = jax.lax.scan(
+                body, carry, t0 + jnp.arange(length)
+            )
+            metrics = metrics_of(params, static, data, eval_key, eval_index)
+            return params, opt_state, diverged, total / length, metrics
+
+        return jax.vmap(one_seed)(params, opt_state, diverged, data, train_keys, eval_keys)
+
+    n_seeds = init_keys.shape[0]
+    diverged = jnp.zeros(n_seeds, dtype=bool)
+    steps_at, losses, metric_rows = [], [], []
+    done, total = 0, sum(chunks)
+    progress(label, 0, total)
+    for index, length in enumerate(chunks):
+        params, opt_state, diverged, loss, metrics = run_chunk(
+            params, opt_state, diverged, data, train_keys, eval_keys,
+            jnp.asarray(done), length, jnp.asarray(index),
+        )
+        done += length
+        steps_at.append(done)
+        losses.append(np.asarray(loss))
+        metric_rows.append({k: np.asarray(v) for k, v in metrics.items()})
+        progress(label, done, total)
+    metrics = {k: np.stack([row[k] for row in metric_rows], axis=1) for k in metric_rows[0]}
+    return steps_at, metrics, np.stack(losses, axis=1), np.asarray(diverged), params, static
+
+
+def _train_python(step, metrics_of, init, optimizer, data, init_keys, train_keys, eval_keys,
+                  chunks, progress, label):
+    """Reference path: each seed alone, one jitted single-model step per iteration."""
+    per_seed = []
+    total = sum(chunks) * init_keys.shape[0]
+    done_all = 0
+    progress(label, 0, total)
+    for s in range(init_keys.shape[0]):
+        params, static = eqx.partition(init(init_keys[s]), eqx.is_inexact_array)
+        opt_state = optimizer.init(params)
+        seed_data = jax.tree.map(lambda leaf, s=s: leaf[s], data)
+        jit_step = jax.jit(lambda p, o, t, k=train_keys[s], x=seed_data: step(p, o, static, x, k, t))
+        jit_metrics = jax.jit(lambda p, i, k=eval_keys[s], x=seed_data: metrics_of(p, static, x, k, i))
+        diverged, done, losses, rows = False, 0, [], []
+        for index, length in enumerate(chunks):
+            total_loss = np.float32(0.0)
+            for t in range(done, done + length):
+                params, opt_state, value = jit_step(params, opt_state, jnp.asarray(t))
+                total_loss = np.float32(total_loss + np.float32(value))
+                diverged |= not np.isfinite(total_loss)
+            done += length
+            done_all += length
+            losses.append(total_loss / np.float32(length))
+            rows.append({k: np.asarray(v) for k, v in jit_metrics(params, index).items()})
+            progress(label, done_all, total)
+        per_seed.append((params, diverged, np.array(losses), rows, done))
+    steps_at = list(np.cumsum(chunks))
+    metrics = {
+        k: np.stack([np.stack([r[k] for r in rows]) for *_, rows, _ in per_seed])
+        for k in per_seed[0][3][0]
+    }
+    params = jax.tree.map(lambda *xs: jnp.stack(xs), *[p for p, *_ in per_seed])
+    _, static = eqx.partition(init(init_keys[0]), eqx.is_inexact_array)
+    return (steps_at, metrics, np.stack([l for _, _, l, _, _ in per_seed]),
+            np.array([d for _, d, *_ in per_seed]), params, static)

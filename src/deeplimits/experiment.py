@@ -1,0 +1,144 @@
+"""The contract every experiment follows: claims, arms, results, verdicts.
+
+An experiment runs the method a source says fails (role ``failing``), the remedy
+it says works (``remedy``) and a positive control that must succeed
+(``control``), and turns measurements into one :class:`Verdict` per claim.
+Results are plain NumPy arrays with the seed axis first, so statistics, the
+store and the figures never need to know which experiment produced them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Mapping, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+Role = Literal["failing", "remedy", "control"]
+Status = Literal["reproduced", "not_reproduced", "inconclusive"]
+ROLES: tuple[str, ...] = ("failing", "remedy", "control")
+STATUSES: tuple[str, ...] = ("reproduced", "not_reproduced", "inconclusive")
+PROFILES: tuple[str, ...] = ("smoke", "quick", "paper")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim from the literature, in the source's terms."""
+
+    id: str
+    statement: str
+    source: str
+    expected: str
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One method inside an experiment and the part it plays."""
+
+    name: str
+    role: Role
+    description: str
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"arm {self.name!r}: role {self.role!r} is not one of {ROLES}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A claim's outcome, computed from measurements, with its interval over seeds."""
+
+    claim_id: str
+    status: Status
+    quantity: str  # what `estimate` measures, with its unit
+    estimate: float
+    low: float  # 95% interval over seeds (NaN when fewer than 2 seeds)
+    high: float
+    n_seeds: int
+    rule: str  # the rule and its thresholds, in words
+    detail: str  # why this status, with the numbers behind it
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"verdict status {self.status!r} is not one of {STATUSES}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class ArmResults:
+    """What one arm measured. Curves are ``(seeds, evals)``; finals are ``(seeds,)``."""
+
+    steps: np.ndarray  # (E,) iteration at which each eval was taken
+    curves: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (S, E)
+    final: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (S,)
+    diverged: np.ndarray | None = None  # (S,) True where the loss became NaN/inf
+    wall_s: float = 0.0
+
+
+@dataclass
+class Results:
+    """Everything a run measured; the store keeps it and verdicts are recomputed from it."""
+
+    experiment: str
+    version: int
+    config: dict[str, Any]
+    seeds: tuple[int, ...]
+    arms: dict[str, ArmResults]
+    diagnostics: dict[str, np.ndarray] = field(default_factory=dict)  # seed axis first
+    wall_s: float = 0.0
+
+
+class Progress(Protocol):
+    """Called as work advances: ``progress(label, done, total)``."""
+
+    def __call__(self, label: str, done: int, total: int) -> None: ...
+
+
+def no_progress(label: str, done: int, total: int) -> None:
+    """The progress callback for silent runs."""
+
+
+class Experiment:
+    """Base class of a registered experiment; subclasses fill in the class attributes.
+
+    ``Config`` is a frozen dataclass whose defaults are the source's own settings
+    (the ``paper`` profile); ``profiles`` maps each profile name to the fields it
+    overrides. Fields declare their help text and range with :func:`deeplimits.config.param`.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    title: ClassVar[str]
+    family: ClassVar[str]
+    claims: ClassVar[tuple[Claim, ...]]
+    Config: ClassVar[type]
+    profiles: ClassVar[Mapping[str, Mapping[str, Any]]]
+    profile_notes: ClassVar[Mapping[str, str]] = {}  # profile -> how it differs from the source
+
+    def arms(self, config: Any) -> tuple[Arm, ...]:
+        raise NotImplementedError
+
+    def run(self, config: Any, seeds: tuple[int, ...], progress: Progress = no_progress) -> Results:
+        raise NotImplementedError
+
+    def verdicts(self, results: Results) -> list[Verdict]:
+        raise NotImplementedError
+
+    def figures(self, results: Results) -> dict[str, Figure]:
+        raise NotImplementedError
+
+    def config_for(self, profile: str, **overrides: Any) -> Any:
+        """The validated config of ``profile`` with ``overrides`` applied on top."""
+        from deeplimits.config import ConfigError, build_config
+
+        if profile not in self.profiles:
+            raise ConfigError(
+                f"unknown profile {profile!r} for {self.name}; accepted: {', '.join(self.profiles)}"
+            )
+        return build_config(self.Config, {**self.profiles[profile], **overrides})

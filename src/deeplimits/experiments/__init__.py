@@ -1,0 +1,1 @@
+"""The experiments, one self-contained file each, grouped by family."""

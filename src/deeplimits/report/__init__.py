@@ -1,0 +1,1 @@
+"""Figures (one shared style) and the summary page, rendered from the store."""

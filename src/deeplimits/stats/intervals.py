@@ -1,0 +1,48 @@
+"""Interval estimates over seeds, with SciPy's bootstrap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+N_RESAMPLES = 10_000
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate over seeds with its 95% interval; NaN bounds if fewer than 2 seeds."""
+
+    estimate: float
+    low: float
+    high: float
+    n: int  # seeds that entered the estimate (finite values)
+
+    def __str__(self) -> str:
+        if np.isnan(self.low):
+            return f"{self.estimate:.4g} (no interval: n={self.n})"
+        return f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}]"
+
+
+def mean_interval(values: np.ndarray, *, confidence: float = CONFIDENCE, seed: int = 0) -> Interval:
+    """Mean over seeds with a percentile-bootstrap interval; non-finite values are left out.
+
+    The resampling generator is seeded, so the same values always give the same interval.
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return Interval(np.nan, np.nan, np.nan, 0)
+    estimate = float(np.mean(x))
+    if x.size < 2:
+        return Interval(estimate, np.nan, np.nan, 1)
+    if np.ptp(x) == 0.0:
+        return Interval(estimate, estimate, estimate, int(x.size))
+    result = stats.bootstrap(
+        (x,), np.mean, confidence_level=confidence, n_resamples=N_RESAMPLES,
+        method="percentile", rng=np.random.default_rng(seed),
+    )
+    ci = result.confidence_interval
+    return Interval(estimate, float(ci.low), float(ci.high), int(x.size))

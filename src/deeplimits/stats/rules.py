@@ -1,0 +1,101 @@
+"""Verdict rules: compare an interval with thresholds, and never trust a failed control.
+
+A rule passes only when the whole 95% interval is on the claimed side of the
+threshold, fails when the whole interval is on the other side, and is
+inconclusive when the interval straddles it. A failed positive control makes
+every claim it guards inconclusive: a broken setup proves nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deeplimits.experiment import Verdict
+from deeplimits.stats.intervals import Interval
+
+PASS, FAIL, UNSURE = "pass", "fail", "unsure"
+
+
+def at_least(interval: Interval, threshold: float) -> str:
+    """Is the quantity >= threshold? Judged on the interval, not the point."""
+    if interval.n < 2:
+        return UNSURE
+    if interval.low >= threshold:
+        return PASS
+    if interval.high < threshold:
+        return FAIL
+    return UNSURE
+
+
+def at_most(interval: Interval, threshold: float) -> str:
+    """Is the quantity <= threshold? Judged on the interval, not the point."""
+    if interval.n < 2:
+        return UNSURE
+    if interval.high <= threshold:
+        return PASS
+    if interval.low > threshold:
+        return FAIL
+    return UNSURE
+
+
+def within(interval: Interval, low: float, high: float) -> str:
+    """Does the quantity lie in [low, high]? Judged on the interval, not the point."""
+    if interval.n < 2:
+        return UNSURE
+    if low <= interval.low and interval.high <= high:
+        return PASS
+    if interval.high < low or interval.low > high:
+        return FAIL
+    return UNSURE
+
+
+@dataclass(frozen=True)
+class Check:
+    """One measured condition of a rule, with the words that explain it."""
+
+    name: str
+    interval: Interval
+    outcome: str  # PASS, FAIL or UNSURE
+    text: str  # e.g. "d=30 final accuracy 0.50 [0.49, 0.51] within [0.45, 0.55]"
+
+
+def decide(*, claim_id: str, quantity: str, rule: str, main: Check,
+           extra: tuple[Check, ...] = (), controls: tuple[Check, ...] = (),
+           n_seeds: int) -> Verdict:
+    """Combine the main check, further checks and the controls into one verdict.
+
+    Controls first: if any control did not pass, the verdict is inconclusive.
+    Then every check must pass for ``reproduced``; any failed check gives
+    ``not_reproduced``; anything else is ``inconclusive``.
+    """
+    checks = (main, *extra)
+    failed_controls = [c for c in controls if c.outcome != PASS]
+    if failed_controls:
+        status = "inconclusive"
+        why = "control did not succeed, so the setup proves nothing: " + "; ".join(
+            c.text for c in failed_controls)
+    elif all(c.outcome == PASS for c in checks):
+        status = "reproduced"
+        why = "; ".join(c.text for c in (*checks, *controls))
+    elif any(c.outcome == FAIL for c in checks):
+        status = "not_reproduced"
+        why = "; ".join(c.text for c in checks if c.outcome == FAIL)
+    else:
+        status = "inconclusive"
+        why = "interval straddles a threshold: " + "; ".join(
+            c.text for c in checks if c.outcome == UNSURE)
+    iv = main.interval
+    return Verdict(claim_id=claim_id, status=status, quantity=quantity,
+                   estimate=float(iv.estimate), low=float(iv.low), high=float(iv.high),
+                   n_seeds=n_seeds, rule=rule, detail=why)
+
+
+def describe(name: str, interval: Interval, outcome: str, condition: str) -> Check:
+    mark = {PASS: "meets", FAIL: "fails", UNSURE: "undecided on"}[outcome]
+    return Check(name, interval, outcome, f"{name} {interval} {mark} {condition}")
+
+
+def finite_count(values: np.ndarray) -> int:
+    return int(np.isfinite(np.asarray(values, dtype=float)).sum())
