@@ -1,2 +1,18 @@
-"""deeplimits: runnable, falsifiable experiments on the limits of gradient-based deep learning."""
+"""deeplimits: runnable, falsifiable experiments on the limits of gradient-based deep learning.
+
+    >>> import deeplimits
+    >>> deeplimits.experiments()
+    ['parity', 'linear-periodic']
+    >>> record = deeplimits.run("parity", profile="quick", seeds=5)
+    >>> [(v.claim_id, v.status) for v in record.verdicts]
+"""
+
 __version__ = "0.1.0"
+
+from deeplimits.api import RunRecord, experiments, run  # noqa: E402
+from deeplimits.config import ConfigError  # noqa: E402
+from deeplimits.experiment import Arm, ArmResults, Claim, Experiment, Results, Verdict  # noqa: E402
+from deeplimits.registry import register  # noqa: E402
+
+__all__ = ["Arm", "ArmResults", "Claim", "ConfigError", "Experiment", "Results", "RunRecord", "Verdict",
+           "__version__", "experiments", "register", "run"]

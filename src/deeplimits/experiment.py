@@ -18,9 +18,10 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-Role = Literal["failing", "remedy", "control"]
+Role = Literal["failing", "remedy", "control", "sweep"]
 Status = Literal["reproduced", "not_reproduced", "inconclusive"]
-ROLES: tuple[str, ...] = ("failing", "remedy", "control")
+# `sweep`: a point between control and failing arm, measured and drawn but not judged.
+ROLES: tuple[str, ...] = ("failing", "remedy", "control", "sweep")
 STATUSES: tuple[str, ...] = ("reproduced", "not_reproduced", "inconclusive")
 PROFILES: tuple[str, ...] = ("smoke", "quick", "paper")
 

@@ -19,7 +19,7 @@ E = TypeVar("E", bound=type[Experiment])
 _REGISTRY: dict[str, Experiment] = {}
 _BUILTIN_MODULES = (
     "deeplimits.experiments.gradient_failures.parity",
-    # "deeplimits.experiments.gradient_failures.linear_periodic",
+    "deeplimits.experiments.gradient_failures.linear_periodic",
 )
 _loaded = False
 

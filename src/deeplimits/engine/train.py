@@ -3,8 +3,9 @@
 Seeds are vectorised with ``vmap`` and the step loop is a ``lax.scan`` compiled
 once; it runs in chunks of ``eval_every`` steps so that Python can evaluate,
 report progress and honour Ctrl-C between chunks. The step key of step ``t`` is
-``fold_in(train_key, t)``, so results do not depend on the chunking, and seed
-``s`` run alone equals seed ``s`` inside a batch.
+``fold_in(train_key, t)``, so results do not depend on the chunking. The seed
+axis is padded to a multiple of ``SEED_BLOCK``, so seed ``s`` run alone is
+bit-identical to seed ``s`` inside a batch.
 
 ``loop="python"`` is the plain reference path: one seed at a time, one jitted
 step per Python iteration. Tests check that both paths agree.
@@ -28,6 +29,7 @@ Model = Any
 Batch = Any
 LossFn = Callable[[Model, Batch], jax.Array]
 GradFn = Callable[[Model, Batch], tuple[jax.Array, Model]]
+SEED_BLOCK = 8  # seeds are trained in whole blocks of this many (padding is discarded)
 
 
 @dataclass
@@ -80,11 +82,13 @@ def train(
         raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
     grad_fn = grad_fn or eqx.filter_value_and_grad(loss)
     n_seeds = keys.shape[0]
-    if loop == "scan" and n_seeds == 1:
-        # XLA drops a batch axis of size 1 and picks other kernels, which changes
-        # the last bits; a batch of two keeps a lone seed identical to itself in a batch.
-        keys = jnp.concatenate([keys, keys])
-        data = jax.tree.map(lambda leaf: jnp.concatenate([leaf, leaf]), data)
+    if loop == "scan" and n_seeds % SEED_BLOCK:
+        # XLA vectorises across the seed axis (and drops an axis of size 1), so a
+        # batch of another size adds the same numbers in another order. Padding
+        # to whole blocks keeps seed s bit-identical alone and in any batch.
+        pad = np.arange(SEED_BLOCK - n_seeds % SEED_BLOCK) % n_seeds
+        keys = jnp.concatenate([keys, keys[pad]])
+        data = jax.tree.map(lambda leaf: jnp.concatenate([leaf, leaf[pad]]), data)
     init_keys, train_keys, eval_keys = _split_keys(keys)
 
     def step(params, opt_state, static, data, train_key, t):

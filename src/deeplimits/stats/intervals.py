@@ -26,6 +26,15 @@ class Interval:
         return f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}]"
 
 
+def tail_mean(curve: np.ndarray, fraction: float = 0.1) -> np.ndarray:
+    """Mean over the last ``fraction`` of evaluations, per seed: ``(S, E) -> (S,)``.
+
+    A final metric averaged over several evaluations is less noisy than the last one.
+    """
+    tail = max(1, int(np.ceil(fraction * curve.shape[1])))
+    return curve[:, -tail:].mean(axis=1)
+
+
 def mean_interval(values: np.ndarray, *, confidence: float = CONFIDENCE, seed: int = 0) -> Interval:
     """Mean over seeds with a percentile-bootstrap interval; non-finite values are left out.
 

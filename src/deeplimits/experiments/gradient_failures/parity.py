@@ -45,7 +45,7 @@ from deeplimits.engine import derive_key, derive_keys, numpy_rng, one_hidden_lay
 from deeplimits.experiment import Arm, ArmResults, Claim, Experiment, Progress, Results, Verdict, no_progress
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure, plot_band
-from deeplimits.stats import PASS, UNSURE, Check, Interval, at_least, at_most, decide, describe, mean_interval, within
+from deeplimits.stats import PASS, UNSURE, Check, Interval, at_least, at_most, decide, describe, mean_interval, tail_mean, within
 
 NAME = "parity"
 CHANCE = 0.5
@@ -97,12 +97,6 @@ class Config:
             raise ConfigError(f"eval_every={self.eval_every} exceeds steps={self.steps}")
 
 
-def final_accuracy(curve: np.ndarray) -> np.ndarray:
-    """Mean over the last 10% of evaluations: ``(S, E) -> (S,)``."""
-    tail = max(1, int(np.ceil(FINAL_FRACTION * curve.shape[1])))
-    return curve[:, -tail:].mean(axis=1)
-
-
 def hidden_subset(d: int, subset_size: int | None, seed: int) -> jax.Array:
     """v* for (d, seed) as a boolean mask ``(d,)``; shared by every arm at this d and seed."""
     key = derive_key(NAME, f"target-d{d}", seed)
@@ -147,7 +141,7 @@ def train_sgd(config: Config, d: int, seeds: tuple[int, ...], progress: Progress
     )
     accuracy = log.metrics["accuracy"]
     return ArmResults(steps=log.steps, curves={"accuracy": accuracy, "loss": log.loss},
-                      final={"accuracy": final_accuracy(accuracy)}, diverged=log.diverged,
+                      final={"accuracy": tail_mean(accuracy, FINAL_FRACTION)}, diverged=log.diverged,
                       wall_s=log.wall_s)
 
 
