@@ -39,6 +39,12 @@ def _fmt(value: float) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.4g}"
 
 
+def _value(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return "none" if value is None else str(value)
+
+
 def _status(status: str) -> str:
     return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
@@ -148,16 +154,17 @@ def show(experiment: str = typer.Argument(..., help="experiment name")) -> None:
     console.print("\n[bold]arms[/] (quick profile)")
     for arm in exp.arms(exp.config_for("quick")):
         console.print(f"  {arm.name:<14} {arm.role:<8} {arm.description}", highlight=False)
-    table = Table(title="config (default = the source's settings = paper profile)")
-    for column in ("field", "type", "default", "quick", "smoke", "accepted", "help"):
-        table.add_column(column, overflow="fold")
+    console.print("\n[bold]config[/] (defaults are the source's settings, i.e. the paper profile; "
+                  "override with --set key=value)")
     types = field_types(exp.Config)
     for f in fields(exp.Config):
-        quick, smoke = (exp.profiles[p].get(f.name, "") for p in ("quick", "smoke"))
-        table.add_row(f.name, describe_type(types[f.name]), str(f.default), str(quick), str(smoke),
-                      describe_range(f), f.metadata.get("help", ""))
-    console.print(table)
-    console.print("[bold]profiles[/]")
+        by_profile = [f"{p}: {_value(exp.profiles[p][f.name])}" for p in ("quick", "smoke")
+                      if f.name in exp.profiles[p]]
+        accepted = describe_range(f)
+        console.print(f"  [bold]{f.name}[/] = {_value(f.default)}  ({describe_type(types[f.name])}"
+                      f"{'; ' + accepted if accepted else ''}{'; ' + ', '.join(by_profile) if by_profile else ''})"
+                      f"\n      {f.metadata.get('help', '')}", highlight=False, soft_wrap=True)
+    console.print("\n[bold]profiles[/]")
     for name in exp.profiles:
         console.print(f"  {name:<6} {exp.profile_notes.get(name, '')} "
                       f"(default {api.DEFAULT_SEEDS[name]} seeds)", highlight=False)

@@ -1,0 +1,79 @@
+"""The Python API and the store: caching, reruns, and runs that are interrupted or killed."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+import deeplimits
+from deeplimits.config import ConfigError
+from deeplimits.store import Store
+
+SMOKE = dict(profile="smoke", seeds=2)
+
+
+def test_run_returns_verdicts_figures_and_is_served_from_the_store(results_home):
+    record = deeplimits.run("parity", **SMOKE, steps=200)
+    assert not record.cached and record.config.steps == 200
+    assert {v.claim_id for v in record.verdicts} == {"parity-sgd-fails", "parity-gradient-variance"}
+    for formats in record.figures.values():
+        assert formats["png"].read_bytes()[:4] == b"\x89PNG" and formats["svg"].exists()
+    assert (results_home / "index.html").exists() and record.provenance["jax"]
+    again = deeplimits.run("parity", **SMOKE, steps=200)
+    assert again.cached and again.key == record.key
+    assert [v.to_dict() for v in again.verdicts] == [v.to_dict() for v in record.verdicts]
+    assert (again.results.arms["sgd-d8"].curves["accuracy"] == record.results.arms["sgd-d8"].curves["accuracy"]).all()
+    fresh = deeplimits.run("parity", **SMOKE, steps=200, rerun=True)
+    assert not fresh.cached and len(Store(results_home).runs()) == 1
+
+
+def test_summary_page_lists_verdicts_and_escapes(results_home):
+    deeplimits.run("parity", **SMOKE)
+    html = (results_home / "index.html").read_text()
+    assert "parity-sgd-fails" in html and "parity-gradient-variance" in html and "<script" not in html
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(profile="fast"), "unknown profile 'fast'"),
+    (dict(seeds=0), "seeds=0"),
+    (dict(seeds=[1, 1]), "distinct"),
+    (dict(dims=(0, 4)), "out of range"),
+    (dict(stepz=3), "did you mean 'steps'"),
+])
+def test_bad_input_raises_and_stores_nothing(results_home, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        deeplimits.run("parity", **{**SMOKE, **kwargs})
+    assert Store(results_home).runs() == []
+
+
+def test_interrupt_leaves_no_partial_run_and_the_next_run_completes(results_home):
+    def interrupt(label, done, total):
+        if label == "sgd-d8" and done > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        deeplimits.run("parity", **SMOKE, progress=interrupt)
+    assert Store(results_home).runs() == []
+    assert not deeplimits.run("parity", **SMOKE).cached
+    assert len(Store(results_home).runs()) == 1
+
+
+def test_a_killed_process_leaves_the_store_consistent(results_home):
+    deeplimits.run("parity", **SMOKE)  # one finished run that must survive
+    script = (
+        "import os, signal, deeplimits\n"
+        "def kill(label, done, total):\n"
+        "    if label == 'gradient variance':\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "deeplimits.run('parity', profile='smoke', seeds=3, progress=kill)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ}, capture_output=True)
+    assert proc.returncode == -9
+    connection = sqlite3.connect(results_home / Store.FILENAME)
+    assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    connection.close()
+    runs = Store(results_home).runs()
+    assert [len(r.seeds) for r in runs] == [2]
+    assert not deeplimits.run("parity", profile="smoke", seeds=3).cached

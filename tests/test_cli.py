@@ -1,0 +1,49 @@
+import pytest
+from typer.testing import CliRunner
+
+from deeplimits.cli import app
+from deeplimits.store import Store
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_run_prints_verdict_table_and_serves_reruns_from_the_store(results_home):
+    first = invoke("run", "parity", "--profile", "smoke", "--seeds", "2", "--set", "steps=200")
+    assert first.exit_code == 0, first.output
+    for text in ("parity-sgd-fails", "parity-gradient-variance", "95% interval", "figure:", "summary page"):
+        assert text in first.output
+    assert "served from the store" in invoke("run", "parity", "-p", "smoke", "-n", "2", "-s", "steps=200").output
+    runs = invoke("runs")
+    assert runs.exit_code == 0 and "parity" in runs.output and "smoke" in runs.output
+    listing = invoke("list")
+    assert "parity-sgd-fails" in listing.output and "linear-periodic" in listing.output
+
+
+def test_show_lists_claims_arms_fields_and_profiles():
+    result = invoke("show", "parity")
+    assert result.exit_code == 0
+    for text in ("parity-sgd-fails", "expected", "sgd-d30", "failing", "control", "remedy", "subset_size",
+                 "learning_rate", "50000", "paper", "quick", "smoke"):
+        assert text in result.output, text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "parit"], "did you mean 'parity'"),
+    (["run", "parity", "--set", "stepz=3"], "did you mean 'steps'"),
+    (["run", "parity", "--set", "steps=ten"], "expected int"),
+    (["run", "parity", "--set", "dims=0,5"], "out of range"),
+    (["run", "parity", "--set", "steps=-4"], "out of range"),
+    (["run", "parity", "--seeds", "0"], "seeds=0"),
+    (["run", "parity", "--profile", "fast"], "unknown profile"),
+    (["run", "parity", "linear-periodic", "--set", "dims=4"], "unknown config key 'dims'"),
+    (["show", "nope"], "unknown experiment"),
+])
+def test_bad_input_exits_2_with_one_line_and_stores_nothing(results_home, args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output and result.output.count("error:") == 1
+    assert Store(results_home).runs() == []

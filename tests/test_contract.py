@@ -1,0 +1,69 @@
+"""Every registered experiment, on its smoke profile: shapes, verdicts, figures, determinism."""
+
+import functools
+
+import numpy as np
+import pytest
+
+from deeplimits import registry
+from deeplimits.experiment import STATUSES, Results
+from deeplimits.config import to_dict
+
+SEEDS = (0, 1)
+
+
+@functools.cache
+def smoke_run(name: str, seeds: tuple[int, ...] = SEEDS) -> Results:
+    exp = registry.get(name)
+    return exp.run(exp.config_for("smoke"), seeds)
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_smoke_run_has_the_declared_shapes(name):
+    exp = registry.get(name)
+    config = exp.config_for("smoke")
+    results = smoke_run(name)
+    assert results.experiment == name and results.version == exp.version
+    assert results.seeds == SEEDS and results.config == to_dict(config)
+    assert set(results.arms) == {a.name for a in exp.arms(config)}
+    for arm_name, arm in results.arms.items():
+        for curve in arm.curves.values():
+            assert curve.shape == (len(SEEDS), len(arm.steps)), arm_name
+        for final in arm.final.values():
+            assert final.shape == (len(SEEDS),), arm_name
+        assert arm.diverged is not None and arm.diverged.shape == (len(SEEDS),)
+    for key, value in results.diagnostics.items():
+        assert isinstance(value, np.ndarray), key
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_every_claim_gets_a_verdict_and_a_figure(name):
+    exp = registry.get(name)
+    results = smoke_run(name)
+    verdicts = exp.verdicts(results)
+    assert [v.claim_id for v in verdicts] == [c.id for c in exp.claims]
+    for v in verdicts:
+        assert v.status in STATUSES and v.n_seeds == len(SEEDS) and v.rule and v.detail
+    figures = exp.figures(results)
+    assert set(figures) >= {c.id for c in exp.claims}
+    for fig in figures.values():
+        assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes if ax.has_data())
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_same_seeds_give_bit_identical_results(name):
+    first, again = smoke_run(name), smoke_run.__wrapped__(name)
+    for arm in first.arms:
+        for key, value in first.arms[arm].curves.items():
+            assert np.array_equal(value, again.arms[arm].curves[key], equal_nan=True), (arm, key)
+    for key, value in first.diagnostics.items():
+        assert np.array_equal(value, again.diagnostics[key], equal_nan=True), key
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_seed_alone_equals_seed_in_the_batch(name):
+    alone = smoke_run(name, (1,))
+    batch = smoke_run(name)
+    for arm in batch.arms:
+        for key, value in batch.arms[arm].curves.items():
+            assert np.array_equal(alone.arms[arm].curves[key][0], value[1], equal_nan=True), (arm, key)

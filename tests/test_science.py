@@ -1,0 +1,31 @@
+"""Quick-profile verdicts must match the sources (CI runs these; about a minute each)."""
+
+import pytest
+
+import deeplimits
+
+
+@pytest.mark.slow
+def test_parity_quick_reproduces_the_paper():
+    record = deeplimits.run("parity", profile="quick")
+    sgd, variance = record.verdict("parity-sgd-fails"), record.verdict("parity-gradient-variance")
+    assert sgd.status == "reproduced", sgd.detail
+    assert 0.45 <= sgd.low and sgd.high <= 0.55
+    assert variance.status == "reproduced", variance.detail
+    control = record.results.arms["sgd-d5"].final["accuracy"]
+    assert control.min() >= 0.95
+
+
+@pytest.mark.slow
+def test_parity_is_learned_when_the_subset_is_small():
+    """Falsifiability: with |v*| = 1 the d = 30 arm learns, and the verdict must say so."""
+    record = deeplimits.run("parity", profile="quick", seeds=5, subset_size=1, dims=(5, 30), steps=4_000,
+                            variance_max_dim=5)
+    assert record.verdict("parity-sgd-fails").status == "not_reproduced"
+
+
+@pytest.mark.slow
+def test_linear_periodic_quick_reproduces_the_claims():
+    record = deeplimits.run("linear-periodic", profile="quick")
+    for verdict in record.verdicts:
+        assert verdict.status == "reproduced", verdict.detail
