@@ -70,3 +70,19 @@ def test_jacobian_of_a_linear_output_layer_is_the_hidden_activation():
     hidden = jax.nn.relu(model.layers[0](x[0]))
     # ravel_pytree orders leaves as the tree: layer0 W, b, layer1 W, b
     assert np.allclose(jac[0, -5:-1], hidden) and float(jac[0, -1]) == 1.0
+
+
+@pytest.mark.parametrize("chunk", [128, 250, 1000])
+def test_chunked_target_gradients_equal_the_one_shot_mean(chunk):
+    model = one_hidden_layer_relu(key=jax.random.key(0), in_size=5, width=7)
+    x = jax.random.normal(jax.random.key(1), (1000, 5))
+    targets = jax.random.normal(jax.random.key(2), (9, 1000))
+
+    def square(p, y):
+        return 0.5 * (p - y) ** 2
+
+    jac = per_example_jacobian(model, x)
+    dloss = jax.vmap(model)(x)[None, :] - targets  # d/dp of the square loss
+    expected = dloss @ jac / 1000
+    np.testing.assert_allclose(target_gradients(model, x, targets, square, chunk=chunk), expected,
+                               rtol=1e-5, atol=1e-6)

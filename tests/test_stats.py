@@ -33,11 +33,11 @@ def test_rules_judge_the_whole_interval():
 def test_a_failed_control_makes_the_verdict_inconclusive():
     good = describe("x", Interval(0.5, 0.49, 0.51, 5), PASS, "ok")
     bad_control = describe("control", Interval(0.6, 0.55, 0.65, 5), FAIL, ">= 0.95")
-    verdict = decide(claim_id="c", quantity="q", rule="r", main=good, controls=(bad_control,), n_seeds=5)
+    verdict = decide(claim_id="c", quantity="q", rule="r", main=good, controls=(bad_control,))
     assert verdict.status == "inconclusive" and "control" in verdict.detail
-    assert decide(claim_id="c", quantity="q", rule="r", main=good, n_seeds=5).status == "reproduced"
+    assert decide(claim_id="c", quantity="q", rule="r", main=good).status == "reproduced"
     failed = describe("x", Interval(0.9, 0.88, 0.92, 5), FAIL, "near 0.5")
-    assert decide(claim_id="c", quantity="q", rule="r", main=failed, n_seeds=5).status == "not_reproduced"
+    assert decide(claim_id="c", quantity="q", rule="r", main=failed).status == "not_reproduced"
 
 
 def test_tail_mean():

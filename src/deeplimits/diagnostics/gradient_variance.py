@@ -32,16 +32,33 @@ def per_example_jacobian(model: eqx.Module, x: jax.Array) -> jax.Array:
     return jax.vmap(jax.grad(predict), in_axes=(None, 0))(flat, x)
 
 
-def target_gradients(model: eqx.Module, x: jax.Array, targets: jax.Array, loss: LossFn) -> jax.Array:
+def target_gradients(model: eqx.Module, x: jax.Array, targets: jax.Array, loss: LossFn,
+                     *, chunk: int = 4096) -> jax.Array:
     """Full gradient of E_x loss(p_w(x), h(x)) for each row of ``targets (H, N)``: ``(H, P)``.
 
-    The expectation is the exact mean over the given points ``x (N, d)``. It is
-    computed as (dloss/dp) @ jacobian, so the Jacobian is formed once for all targets.
+    The expectation is the exact mean over the given points ``x (N, d)``, computed
+    as (dloss/dp) @ jacobian over chunks of ``chunk`` points, so memory stays at
+    ``chunk x P`` whatever N is. Padding rows carry zero weight.
     """
-    jac = per_example_jacobian(model, x)  # (N, P)
-    predictions = jax.vmap(model)(x)  # (N,)
-    dloss = jax.vmap(jax.vmap(jax.grad(loss)), in_axes=(None, 0))(predictions, targets)  # (H, N)
-    return dloss @ jac / x.shape[0]
+    n = x.shape[0]
+    n_chunks = -(-n // chunk)
+    pad = n_chunks * chunk - n if n > chunk else 0
+    size = chunk if n > chunk else n
+    weight = jnp.concatenate([jnp.ones(n), jnp.zeros(pad)]).reshape(-1, size)
+    xs = jnp.concatenate([x, jnp.zeros((pad, x.shape[1]), x.dtype)]).reshape(-1, size, x.shape[1])
+    ts = jnp.concatenate([targets, jnp.zeros((targets.shape[0], pad), targets.dtype)], axis=1)
+    ts = ts.reshape(targets.shape[0], -1, size).transpose(1, 0, 2)  # (chunks, H, size)
+    dloss_of = jax.vmap(jax.vmap(jax.grad(loss)), in_axes=(None, 0))
+
+    def add_chunk(total, part):
+        x_c, t_c, w_c = part
+        jac = per_example_jacobian(model, x_c)  # (size, P)
+        dloss = dloss_of(jax.vmap(model)(x_c), t_c) * w_c  # (H, size)
+        return total + dloss @ jac, None
+
+    n_params = per_example_jacobian(model, x[:1]).shape[1]
+    total, _ = jax.lax.scan(add_chunk, jnp.zeros((targets.shape[0], n_params)), (xs, ts, weight))
+    return total / n
 
 
 def gradient_scale_sq(model: eqx.Module, x: jax.Array) -> jax.Array:

@@ -62,13 +62,13 @@ class Check:
 
 
 def decide(*, claim_id: str, quantity: str, rule: str, main: Check,
-           extra: tuple[Check, ...] = (), controls: tuple[Check, ...] = (),
-           n_seeds: int) -> Verdict:
+           extra: tuple[Check, ...] = (), controls: tuple[Check, ...] = ()) -> Verdict:
     """Combine the main check, further checks and the controls into one verdict.
 
     Controls first: if any control did not pass, the verdict is inconclusive.
     Then every check must pass for ``reproduced``; any failed check gives
-    ``not_reproduced``; anything else is ``inconclusive``.
+    ``not_reproduced``; anything else is ``inconclusive``. ``n_seeds`` counts the
+    seeds that entered the main interval (diverged seeds are left out).
     """
     checks = (main, *extra)
     failed_controls = [c for c in controls if c.outcome != PASS]
@@ -89,7 +89,7 @@ def decide(*, claim_id: str, quantity: str, rule: str, main: Check,
     iv = main.interval
     return Verdict(claim_id=claim_id, status=status, quantity=quantity,
                    estimate=float(iv.estimate), low=float(iv.low), high=float(iv.high),
-                   n_seeds=n_seeds, rule=rule, detail=why)
+                   n_seeds=iv.n, rule=rule, detail=why)
 
 
 def describe(name: str, interval: Interval, outcome: str, condition: str) -> Check:

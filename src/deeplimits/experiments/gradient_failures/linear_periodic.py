@@ -235,7 +235,7 @@ class LinearPeriodic(Experiment):
                 f"of evaluations) at the largest r is <= {FAILED_R2} while the smallest r (control) "
                 f"reaches an interval >= {LEARNED_R2}")
         return decide(claim_id=CLAIM_TRAINING.id, quantity=f"final test R^2 at r={radii[-1]:g}", rule=rule,
-                      main=main, controls=(guard,), n_seeds=len(results.seeds))
+                      main=main, controls=(guard,))
 
     def _verdict_variance(self, results: Results) -> Verdict:
         diag = results.diagnostics
@@ -257,7 +257,7 @@ class LinearPeriodic(Experiment):
                 f"at most {DROP} of its peak over r (interval of the per-seed ratio), the peak being "
                 f"resolved above 10x the estimator's noise floor")
         return decide(claim_id=CLAIM_VARIANCE.id, quantity=f"Var at r={r_max:g} relative to its peak over r",
-                      rule=rule, main=main, extra=(resolved, info), n_seeds=len(results.seeds))
+                      rule=rule, main=main, extra=(resolved, info))
 
     def figures(self, results: Results) -> dict:
         return {CLAIM_TRAINING.id: self._figure_training(results),

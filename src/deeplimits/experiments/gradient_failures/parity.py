@@ -272,7 +272,7 @@ class Parity(Experiment):
                 f"[{low}, {high}], while every smaller d (SGD controls) and GF(2) elimination at "
                 f"the largest d reach intervals >= {LEARNED}")
         return decide(claim_id=CLAIM_SGD.id, quantity=f"final test accuracy at d={dims[-1]}",
-                      rule=rule, main=main, controls=tuple(controls), n_seeds=len(results.seeds))
+                      rule=rule, main=main, controls=tuple(controls))
 
     @staticmethod
     def _learned(name: str, values: np.ndarray) -> Check:
@@ -296,7 +296,7 @@ class Parity(Experiment):
                 f"the bound's by at most {SLOPE_TOLERANCE} bits per dimension (interval)")
         return decide(claim_id=CLAIM_VARIANCE.id,
                       quantity="log2-slope of Var minus log2-slope of G^2/2^d (bits per dimension)",
-                      rule=rule, main=main, extra=(below, info), n_seeds=len(results.seeds))
+                      rule=rule, main=main, extra=(below, info))
 
     def figures(self, results: Results) -> dict:
         return {CLAIM_SGD.id: self._figure_accuracy(results),
