@@ -5,7 +5,8 @@ Compares, in one run on one machine:
   scan x8   the engine with 8 seeds
   plain x1  a plain Python loop calling a jitted single-model step (the engine's loop="python")
 
-Compilation is excluded by timing two step counts and using the difference.
+Compilation is excluded by timing two step counts and using the difference
+(best of two timings each, after a warm-up call).
 Run: python benchmarks/engine_throughput.py [--short N] [--long N]
 """
 
@@ -45,7 +46,9 @@ def _plain(config: parity.Config, seeds: tuple[int, ...]) -> None:
 
 
 def rate(seeds: tuple[int, ...], loop: str, short: int, long: int) -> float:
-    t_short, t_long = timed(seeds, short, loop), timed(seeds, long, loop)
+    timed(seeds, short, loop)  # warm-up: backend start-up and tracing caches
+    t_short = min(timed(seeds, short, loop) for _ in range(2))
+    t_long = min(timed(seeds, long, loop) for _ in range(2))
     return (long - short) * len(seeds) / (t_long - t_short)
 
 

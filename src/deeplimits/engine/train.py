@@ -37,7 +37,7 @@ class TrainLog:
     """What :func:`train` returns. Arrays carry the seed axis first."""
 
     steps: np.ndarray  # (E,) step count at each eval
-    metrics: dict[str, np.ndarray]  # name -> (S, E); NaN after a seed diverged
+    metrics: dict[str, np.ndarray]  # name -> (S, E); all NaN for a seed that diverged
     loss: np.ndarray  # (S, E) mean training loss over each chunk
     diverged: np.ndarray  # (S,) True where the loss became NaN or infinite
     models: Model  # final models, stacked along the seed axis

@@ -70,8 +70,11 @@ def band(values: np.ndarray, *, confidence: float = CONFIDENCE, seed: int = 0) -
 
 
 def plot_band(ax: Axes, steps: np.ndarray, values: np.ndarray, *, label: str, color: str,
-              linestyle: str = "-") -> None:
-    """A mean curve over seeds with its 95% band."""
+              linestyle: str = "-", each_seed: bool = False) -> None:
+    """A mean curve over seeds with its 95% band (and, if asked, each seed as a thin line,
+    so that one seed that behaves differently is not hidden in the mean)."""
+    if each_seed:
+        ax.plot(steps, np.asarray(values).T, color=color, alpha=0.35, linewidth=0.6)
     mean, lo, hi = band(values)
     ax.plot(steps, mean, color=color, label=label, linestyle=linestyle, linewidth=1.6)
     ax.fill_between(steps, lo, hi, color=color, alpha=0.2, linewidth=0)

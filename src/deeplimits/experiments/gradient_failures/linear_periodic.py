@@ -267,10 +267,10 @@ class LinearPeriodic(Experiment):
         fig, (ax,) = new_figure(width=6.0)
         for color, r in zip(PALETTE, sorted(results.config["radii"])):
             arm = results.arms[f"adam-r{r:g}"]
-            plot_band(ax, arm.steps, arm.curves["r2"], label=f"r = {r:g}", color=color)
+            plot_band(ax, arm.steps, arm.curves["r2"], label=f"r = {r:g}", color=color, each_seed=True)
         ax.axhline(0.0, color="grey", linestyle="--", linewidth=1, label="predicting the mean")
         ax.set(xlabel="Adam iteration", ylabel="test R² (fresh samples)", ylim=(-0.1, 1.02),
-               title=f"cos(v*ᵀx), d = {results.config['dim']}: mean and 95% band over {len(results.seeds)} seeds")
+               title=f"cos(v*ᵀx), d = {results.config['dim']}: mean, 95% band and each of {len(results.seeds)} seeds")
         ax.legend(loc="center right")
         return fig
 
