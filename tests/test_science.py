@@ -29,3 +29,15 @@ def test_linear_periodic_quick_reproduces_the_claims():
     record = deeplimits.run("linear-periodic", profile="quick")
     for verdict in record.verdicts:
         assert verdict.status == "reproduced", verdict.detail
+
+
+@pytest.mark.slow
+def test_portfolio_quick_verdicts_are_what_we_measured():
+    """The variance ratio is k, as the paper says. The training claim does NOT reproduce here:
+    with Adam (lr 0.1) end-to-end reaches the optimum too, only ~1.4x later (see the note
+    in the module docstring). The controls must work, so this is a measured disagreement."""
+    record = deeplimits.run("portfolio", profile="quick")
+    assert record.verdict("portfolio-variance-ratio").status == "reproduced"
+    training = record.verdict("portfolio-end-to-end-slower")
+    assert training.status == "not_reproduced", training.detail
+    assert "control did not succeed" not in training.detail

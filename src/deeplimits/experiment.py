@@ -114,6 +114,7 @@ class Experiment:
     """
 
     name: ClassVar[str]
+    catalogue: ClassVar[str] = ""  # the entry in CLAIMS.md, e.g. "A1"; orders listings
     version: ClassVar[int]
     title: ClassVar[str]
     family: ClassVar[str]

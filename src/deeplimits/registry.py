@@ -1,5 +1,8 @@
 """One registry of experiments, filled by a decorator.
 
+Every module under ``deeplimits.experiments`` is imported on first use, so adding
+an experiment means adding one file.
+
 Duplicate names are rejected; unknown names get the nearest registered name as a
 hint. Third-party packages add experiments through the ``deeplimits.experiments``
 entry-point group (each entry point is a module to import, which registers).
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import pkgutil
 from importlib.metadata import entry_points
 from typing import TypeVar
 
@@ -17,10 +21,6 @@ from deeplimits.experiment import Experiment
 E = TypeVar("E", bound=type[Experiment])
 
 _REGISTRY: dict[str, Experiment] = {}
-_BUILTIN_MODULES = (
-    "deeplimits.experiments.gradient_failures.parity",
-    "deeplimits.experiments.gradient_failures.linear_periodic",
-)
 _loaded = False
 
 
@@ -50,16 +50,23 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    import deeplimits.experiments as builtin
+
+    # Every module under deeplimits.experiments registers itself: a new experiment is a new file.
+    for module in pkgutil.walk_packages(builtin.__path__, builtin.__name__ + "."):
+        importlib.import_module(module.name)
     for ep in entry_points(group="deeplimits.experiments"):
         importlib.import_module(ep.value)
 
 
+def _catalogue_order(exp: Experiment) -> tuple[str, int, str]:
+    entry = exp.catalogue or "~"
+    return (entry[:1], int(entry[1:] or 0) if entry[1:].isdigit() else 0, exp.name)
+
+
 def names() -> list[str]:
-    """Registered experiment names, in registration order."""
-    _load()
-    return list(_REGISTRY)
+    """Registered experiment names, in catalogue order (A1, A2, ..., then uncatalogued)."""
+    return [e.name for e in all_experiments()]
 
 
 def get(name: str) -> Experiment:
@@ -76,4 +83,4 @@ def get(name: str) -> Experiment:
 
 def all_experiments() -> list[Experiment]:
     _load()
-    return list(_REGISTRY.values())
+    return sorted(_REGISTRY.values(), key=_catalogue_order)

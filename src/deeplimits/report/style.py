@@ -42,11 +42,13 @@ def style() -> Iterator[None]:
         yield
 
 
-def new_figure(ncols: int = 1, *, width: float = 5.0, height: float = 3.6) -> tuple[Figure, list[Axes]]:
+def new_figure(ncols: int = 1, *, nrows: int = 1, width: float = 5.0, height: float = 3.6
+               ) -> tuple[Figure, list[Axes]]:
+    """A figure of ``nrows x ncols`` panels, each ``width x height`` inches; axes row by row."""
     with style():
-        fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False,
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
                                  layout="constrained")
-    return fig, list(axes[0])
+    return fig, list(axes.ravel())
 
 
 def band(values: np.ndarray, *, confidence: float = CONFIDENCE, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -81,7 +81,7 @@ def decide(*, claim_id: str, quantity: str, rule: str, main: Check,
         why = "; ".join(c.text for c in (*checks, *controls))
     elif any(c.outcome == FAIL for c in checks):
         status = "not_reproduced"
-        why = "; ".join(c.text for c in checks if c.outcome == FAIL)
+        why = "; ".join(c.text for c in sorted(checks, key=lambda c: c.outcome != FAIL))
     else:
         status = "inconclusive"
         why = "interval straddles a threshold: " + "; ".join(

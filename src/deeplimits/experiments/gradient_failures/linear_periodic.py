@@ -182,6 +182,7 @@ def gradient_variance(config: Config, seeds: tuple[int, ...], progress: Progress
 @register
 class LinearPeriodic(Experiment):
     name = NAME
+    catalogue = "A2"
     version = 1
     title = "Periodic functions of a linear map: the gradient hardly depends on the target"
     family = "gradient_failures"

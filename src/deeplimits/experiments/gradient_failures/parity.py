@@ -214,6 +214,7 @@ def log2_slope(dims: np.ndarray, values: np.ndarray) -> np.ndarray:
 @register
 class Parity(Experiment):
     name = NAME
+    catalogue = "A1"
     version = 1
     title = "Random parities: SGD gets no information from the gradient"
     family = "gradient_failures"

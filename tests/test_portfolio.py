@@ -1,0 +1,60 @@
+import itertools
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from deeplimits.engine import derive_key
+from deeplimits.experiments.gradient_failures.portfolio import (
+    Allocation,
+    batch_loss,
+    decomposition_objective,
+    end_to_end_objective,
+    exact_objective,
+    per_example_noise,
+    sample_returns,
+)
+
+
+def _grad(objective, model, x, y, z):
+    batch = (jnp.array([x]), jnp.array([y]), z[None])
+    return jax.grad(batch_loss(objective))(model, batch).weight
+
+
+def test_estimators_have_the_same_expectation_over_every_z():
+    """E_z grad(-z^T p) = grad(-e_y^T p): enumerate every z with z_y = 1 (k = 5)."""
+    k, y, x = 5, 2, 3
+    model = Allocation(key=jax.random.key(0), n_inputs=7, stocks=k)
+    model = eqx.tree_at(lambda m: m.weight, model, 3 * model.weight)  # a non-uniform allocation
+    others = [jnp.array(signs) for signs in itertools.product([-1.0, 1.0], repeat=k - 1)]
+    zs = [jnp.insert(s, y, 1.0) for s in others]
+    mean_end_to_end = sum(_grad(end_to_end_objective, model, x, y, z) for z in zs) / len(zs)
+    decomposition = _grad(decomposition_objective, model, x, y, jnp.zeros(k))
+    np.testing.assert_allclose(mean_end_to_end, decomposition, atol=1e-7)
+    assert float(jnp.abs(decomposition).sum()) > 0.1  # not trivially zero
+    single = _grad(end_to_end_objective, model, x, y, zs[0])
+    assert not np.allclose(single, decomposition, atol=1e-3)  # one draw of z is noisy
+
+
+def test_returns_have_the_best_stock_at_one_and_fair_coins_elsewhere():
+    best = jnp.array([0, 3, 1])
+    x, y, z = sample_returns(best, derive_key("t", "r", 0), 20_000, 5)
+    assert np.array_equal(y, best[x]) and np.all(z[np.arange(len(y)), y] == 1.0)
+    others = np.asarray(z)[np.arange(5)[None, :] != np.asarray(y)[:, None]]
+    assert set(np.unique(others)) == {-1.0, 1.0} and abs(others.mean()) < 0.02
+
+
+def test_noise_at_a_uniform_allocation_matches_the_closed_form():
+    """At W = 0: decomposition noise (k-1)/k^3 (1 - 1/d) exactly; end-to-end about k times it."""
+    d, k = 40, 16
+    model = Allocation(key=jax.random.key(0), n_inputs=d, stocks=k)
+    model = eqx.tree_at(lambda m: m.weight, model, jnp.zeros((k, d)))
+    best = jax.random.randint(jax.random.key(1), (d,), 0, k)
+    noise = per_example_noise(model, best, jax.random.key(2), 40_000)
+    exact_decomposition = (k - 1) / k**3 * (1 - 1 / d)
+    assert float(noise["decomposition"]) == pytest.approx(exact_decomposition, rel=1e-5)
+    exact_end_to_end = (k - 1) / k**2 - (k - 1) / (d * k**3)
+    assert float(noise["end-to-end"]) == pytest.approx(exact_end_to_end, rel=0.02)
+    assert float(exact_objective(model, best)) == pytest.approx(-1 / k)
