@@ -51,10 +51,11 @@ def test_rerun_is_bit_identical():
     assert _same(_leaves(a, slice(None)), _leaves(b, slice(None)))
 
 
+@pytest.mark.parametrize("seeds_by", ["vmap", "map"])
 @pytest.mark.parametrize("alone", [0, 3, 7])
-def test_seed_alone_equals_seed_inside_a_batch_of_8(alone):
-    batch = _run(tuple(range(8)), steps=60, eval_every=20)
-    single = _run((alone,), steps=60, eval_every=20)
+def test_seed_alone_equals_seed_inside_a_batch_of_8(alone, seeds_by):
+    batch = _run(tuple(range(8)), steps=60, eval_every=20, seeds_by=seeds_by)
+    single = _run((alone,), steps=60, eval_every=20, seeds_by=seeds_by)
     assert np.array_equal(single.loss[0], batch.loss[alone])
     assert np.array_equal(single.metrics["accuracy"][0], batch.metrics["accuracy"][alone])
     assert _same(_leaves(single, 0), _leaves(batch, alone))
@@ -69,6 +70,14 @@ def test_scanned_loop_equals_plain_python_loop():
     np.testing.assert_allclose(scanned.loss, plain.loss, rtol=1e-6)
     np.testing.assert_array_equal(scanned.metrics["accuracy"], plain.metrics["accuracy"])
     for a, b in zip(_leaves(scanned, slice(None)), _leaves(plain, slice(None))):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_mapped_and_vectorised_seeds_agree():
+    mapped = _run((0, 1, 2), steps=12, eval_every=4, seeds_by="map")
+    vectorised = _run((0, 1, 2), steps=12, eval_every=4)
+    np.testing.assert_array_equal(mapped.metrics["accuracy"], vectorised.metrics["accuracy"])
+    for a, b in zip(_leaves(mapped, slice(None)), _leaves(vectorised, slice(None))):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 

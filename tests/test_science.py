@@ -41,3 +41,15 @@ def test_portfolio_quick_verdicts_are_what_we_measured():
     training = record.verdict("portfolio-end-to-end-slower")
     assert training.status == "not_reproduced", training.detail
     assert "control did not succeed" not in training.detail
+
+
+@pytest.mark.slow
+def test_tuple_lines_quick_verdicts():
+    """End-to-end stalls at k = 3 while decomposition and the k = 1 control learn. The SNR at
+    initialisation is below this profile's resolution for both estimators, so its verdict must
+    say inconclusive (and why) rather than pretend."""
+    record = deeplimits.run("tuple-lines", profile="quick")
+    training = record.verdict("tuple-lines-end-to-end-stalls")
+    assert training.status == "reproduced", training.detail
+    snr = record.verdict("tuple-lines-snr")
+    assert snr.status == "inconclusive" and "resolution" in snr.detail, snr.detail

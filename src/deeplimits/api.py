@@ -24,7 +24,6 @@ from deeplimits.config import ConfigError, to_dict
 from deeplimits.experiment import Progress, Results, Verdict, no_progress
 from deeplimits.store import Store, run_key
 
-DEFAULT_SEEDS = {"smoke": 2, "quick": 8, "paper": 8}
 MAX_SEED = 2**31 - 1
 FIGURE_FORMATS = ("png", "svg")
 
@@ -54,10 +53,10 @@ def results_dir(out: str | Path | None = None) -> Path:
     return Path(out or os.environ.get("DEEPLIMITS_HOME") or "deeplimits-results")
 
 
-def resolve_seeds(seeds: int | Sequence[int] | None, profile: str) -> tuple[int, ...]:
-    """``None``: the profile's default count; ``N``: seeds 0..N-1; a sequence: those seeds."""
+def resolve_seeds(seeds: int | Sequence[int] | None, default: int) -> tuple[int, ...]:
+    """``None``: seeds 0..default-1; ``N``: seeds 0..N-1; a sequence: those seeds."""
     if seeds is None:
-        return tuple(range(DEFAULT_SEEDS[profile]))
+        return tuple(range(default))
     if isinstance(seeds, bool):
         raise ConfigError(f"seeds={seeds!r}: expected a count >= 1 or a list of seeds")
     if isinstance(seeds, int):
@@ -135,7 +134,7 @@ def run(experiment: str, *, profile: str = "quick", seeds: int | Sequence[int] |
     """
     exp = registry.get(experiment)
     config = exp.config_for(profile, **overrides)
-    chosen = resolve_seeds(seeds, profile)
+    chosen = resolve_seeds(seeds, exp.default_seeds[profile])
     out_dir = results_dir(out)
     store = Store(out_dir)
     key = run_key(exp.name, exp.version, to_dict(config), chosen)

@@ -54,7 +54,8 @@ def run(
     experiments: list[str] = typer.Argument(..., help="experiment names, or 'all'"),
     profile: str = typer.Option("quick", "--profile", "-p", help=f"one of: {', '.join(PROFILES)}"),
     seeds: Optional[int] = typer.Option(None, "--seeds", "-n",
-                                        help="number of seeds (default: 2 smoke, 8 quick, 8 paper)"),
+                                        help="number of seeds (default: the experiment's for the "
+                                             "profile, see `show`)"),
     assignments: list[str] = typer.Option([], "--set", "-s", help="config override key=value (repeatable)"),
     out: Optional[Path] = OutOption,
     rerun: bool = typer.Option(False, "--rerun", help="recompute even if the run is stored"),
@@ -99,8 +100,8 @@ def _plan(names: list[str], profile: str, seeds: Optional[int], assignments: lis
             exp = registry.get(name)
             overrides = parse_assignments(exp.Config, assignments)
             exp.config_for(profile, **overrides)
+            api.resolve_seeds(seeds, exp.default_seeds[profile])
             plans.append((exp.name, overrides))
-        api.resolve_seeds(seeds, profile)
     except (ConfigError, UnknownExperimentError) as exc:
         raise _fail(str(exc)) from None
     return plans
@@ -165,7 +166,7 @@ def show(experiment: str = typer.Argument(..., help="experiment name")) -> None:
     console.print("\n[bold]profiles[/]")
     for name in exp.profiles:
         console.print(f"  {name:<6} {exp.profile_notes.get(name, '')} "
-                      f"(default {api.DEFAULT_SEEDS[name]} seeds)", highlight=False)
+                      f"(default {exp.default_seeds[name]} seeds)", highlight=False)
 
 
 @app.command()

@@ -122,6 +122,7 @@ class Experiment:
     Config: ClassVar[type]
     profiles: ClassVar[Mapping[str, Mapping[str, Any]]]
     profile_notes: ClassVar[Mapping[str, str]] = {}  # profile -> how it differs from the source
+    default_seeds: ClassVar[Mapping[str, int]] = {"smoke": 2, "quick": 8, "paper": 8}
 
     def arms(self, config: Any) -> tuple[Arm, ...]:
         raise NotImplementedError

@@ -69,6 +69,7 @@ def train(
     progress: Progress = no_progress,
     label: str = "train",
     loop: Literal["scan", "python"] = "scan",
+    seeds_by: Literal["vmap", "map"] = "vmap",
 ) -> TrainLog:
     """Train one model per key (``keys`` is ``(S,)``) and evaluate every ``eval_every`` steps.
 
@@ -76,13 +77,16 @@ def train(
     ``sample_batch(data, key)`` draws a batch inside the compiled loop;
     ``evaluate(model, data, key)`` returns scalar metrics; ``grad_fn(model, batch) ->
     (loss, grads)`` replaces the gradient (default: the gradient of ``loss``) for
-    non-gradient update rules.
+    non-gradient update rules. ``seeds_by="map"`` runs the seeds one after another
+    inside the compiled chunk instead of vectorising them: for models whose
+    per-seed batch already fills the machine (CNNs) it costs no speed, needs no
+    padding, and is bit-identical alone and in a batch by construction.
     """
     if steps < 1 or eval_every < 1:
         raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
     grad_fn = grad_fn or eqx.filter_value_and_grad(loss)
     n_seeds = keys.shape[0]
-    if loop == "scan" and n_seeds % SEED_BLOCK:
+    if loop == "scan" and seeds_by == "vmap" and n_seeds % SEED_BLOCK:
         # XLA vectorises across the seed axis (and drops an axis of size 1), so a
         # batch of another size adds the same numbers in another order. Padding
         # to whole blocks keeps seed s bit-identical alone and in any batch.
@@ -105,7 +109,7 @@ def train(
     run = _train_scan if loop == "scan" else _train_python
     steps_at, metrics, losses, diverged, params, static = run(
         step, metrics_of, init, optimizer, data, init_keys, train_keys, eval_keys,
-        _chunk_lengths(steps, eval_every), progress, label,
+        _chunk_lengths(steps, eval_every), progress, label, *((seeds_by,) if loop == "scan" else ()),
     )
     diverged = diverged[:n_seeds]
     metrics = {k: np.where(diverged[:, None], np.nan, v[:n_seeds]) for k, v in metrics.items()}
@@ -117,7 +121,7 @@ def train(
 
 
 def _train_scan(step, metrics_of, init, optimizer, data, init_keys, train_keys, eval_keys,
-                chunks, progress, label):
+                chunks, progress, label, seeds_by):
     models = eqx.filter_vmap(init)(init_keys)
     params, static = eqx.partition(models, eqx.is_inexact_array)
     opt_state = jax.vmap(optimizer.init)(params)
@@ -139,7 +143,10 @@ def _train_scan(step, metrics_of, init, optimizer, data, init_keys, train_keys, 
             metrics = metrics_of(params, static, data, eval_key, eval_index)
             return params, opt_state, diverged, total / length, metrics
 
-        return jax.vmap(one_seed)(params, opt_state, diverged, data, train_keys, eval_keys)
+        args = (params, opt_state, diverged, data, train_keys, eval_keys)
+        if seeds_by == "map":
+            return jax.lax.map(lambda a: one_seed(*a), args)
+        return jax.vmap(one_seed)(*args)
 
     n_seeds = init_keys.shape[0]
     diverged = jnp.zeros(n_seeds, dtype=bool)
