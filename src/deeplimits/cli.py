@@ -152,7 +152,7 @@ def show(experiment: str = typer.Argument(..., help="experiment name")) -> None:
                       f"  expected: {claim.expected}", highlight=False)
     console.print("\n[bold]arms[/] (quick profile)")
     for arm in exp.arms(exp.config_for("quick")):
-        console.print(f"  {arm.name:<14} {arm.role:<8} {arm.description}", highlight=False)
+        console.print(f"  {arm.name:<18} {arm.role:<8} {arm.description}", highlight=False)
     console.print("\n[bold]config[/] (defaults are the source's settings, i.e. the paper profile; "
                   "override with --set key=value)")
     types = field_types(exp.Config)
