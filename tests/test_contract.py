@@ -46,8 +46,12 @@ def test_every_claim_gets_a_verdict_and_a_figure(name):
         assert v.status in STATUSES and v.n_seeds == len(SEEDS) and v.rule and v.detail
     figures = exp.figures(results)
     assert set(figures) >= {c.id for c in exp.claims}
-    for fig in figures.values():
-        assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes if ax.has_data())
+    for name, fig in figures.items():
+        plots = [ax for ax in fig.axes if ax.has_data() and not ax.images]
+        images = [ax for ax in fig.axes if ax.images]
+        assert plots or images, name
+        assert all(ax.get_xlabel() and ax.get_ylabel() for ax in plots), name  # plotted axes: labelled
+        assert all(ax.get_title() for ax in images), name  # image panels: each says what it shows
 
 
 @pytest.mark.parametrize("name", registry.names())
