@@ -231,12 +231,12 @@ def train_arm(config: Config, arm: str, k: int, seeds: tuple[int, ...], progress
 
     def evaluate(model, data, key):
         images, labels, label = sample_tuples(config, key, config.eval_samples, k)
-        scores = jax.vmap(model.scores)(images)  # (n, k)
-        return {"accuracy": jnp.mean(jnp.sign(jax.vmap(model)(images)) == label),
+        scores = jax.vmap(model.scores)(images)  # (n, k), the CNN run once
+        return {"accuracy": jnp.mean(jnp.sign(jax.vmap(model.head)(scores)) == label),
                 "image_accuracy": jnp.mean(jnp.sign(scores) == labels)}
 
     log = train(
-        keys=derive_keys(NAME, f"{arm}", seeds),
+        keys=derive_keys(NAME, arm, seeds),
         init=lambda key: TupleNet(key=key, config=config, k=k),
         loss=loss,
         optimizer=optax.adam(config.learning_rate, **ADAM),
