@@ -22,11 +22,13 @@ class ConfigError(ValueError):
 
 
 def param(default: Any, help: str, *, min: float | None = None, max: float | None = None,
-          choices: tuple[Any, ...] | None = None, min_len: int = 1) -> Any:
-    """A config field: default, help text, and accepted range (inclusive)."""
+          choices: tuple[Any, ...] | None = None, min_len: int = 1, distinct: bool = False) -> Any:
+    """A config field: default, help text, and accepted range (inclusive); ``distinct``
+    asks a tuple field for values that differ from each other."""
     return dataclasses.field(
         default=default,
-        metadata={"help": help, "min": min, "max": max, "choices": choices, "min_len": min_len},
+        metadata={"help": help, "min": min, "max": max, "choices": choices, "min_len": min_len,
+                  "distinct": distinct},
     )
 
 
@@ -53,13 +55,9 @@ def describe_range(f: dataclasses.Field) -> str:
     if meta.get("choices"):
         return "one of " + ", ".join(map(str, meta["choices"]))
     lo, hi = meta.get("min"), meta.get("max")
-    if lo is not None and hi is not None:
-        return f"{lo} to {hi}"
-    if lo is not None:
-        return f">= {lo}"
-    if hi is not None:
-        return f"<= {hi}"
-    return ""
+    text = f"{lo} to {hi}" if lo is not None and hi is not None else (
+        f">= {lo}" if lo is not None else f"<= {hi}" if hi is not None else "")
+    return f"{text}, distinct" if meta.get("distinct") else text
 
 
 def parse_value(tp: Any, text: str, key: str) -> Any:
@@ -140,6 +138,8 @@ def _check_range(f: dataclasses.Field, value: Any) -> None:
     items = value if isinstance(value, tuple) else (value,)
     if isinstance(value, tuple) and len(value) < meta.get("min_len", 1):
         raise ConfigError(f"{f.name}: needs at least {meta['min_len']} value(s)")
+    if isinstance(value, tuple) and meta.get("distinct") and len(set(value)) != len(value):
+        raise ConfigError(f"{f.name}={','.join(map(str, value))}: values must be distinct")
     for v in items:
         bad = (
             (meta.get("choices") and v not in meta["choices"])

@@ -72,7 +72,8 @@ class Config:
     dim: int = param(10, "input dimension d of the trained arms and of the variance-against-r sweep",
                      min=1, max=256)
     radii: tuple[float, ...] = param((1.0, 2.0, 4.0, 8.0), "norms r of v* for the trained arms; the "
-                                     "smallest is the control, the largest fails", min=0.0, max=100.0)
+                                     "smallest is the control, the largest fails", min=0.0, max=100.0,
+                                     distinct=True)
     width_factor: int = param(10, "hidden width as a multiple of d (the A1 network: 10d)", min=1, max=100)
     learning_rate: float = param(1e-3, "Adam learning rate", min=0.0, max=10.0)
     batch_size: int = param(128, "examples per step", min=1, max=65_536)
@@ -80,19 +81,16 @@ class Config:
     eval_every: int = param(500, "iterations between evaluations", min=1, max=10_000_000)
     eval_samples: int = param(4_096, "fresh samples per evaluation", min=2, max=1_000_000)
     variance_radii: tuple[float, ...] = param((0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0),
-                                              "r values of the variance sweep at d = dim", min=0.0, max=100.0)
+                                              "r values of the variance sweep at d = dim", min=0.0, max=100.0,
+                                              distinct=True)
     variance_dims: tuple[int, ...] = param((2, 4, 8, 16, 32), "d values of the variance sweep at "
-                                           "r = variance_fixed_radius", min=1, max=256)
+                                           "r = variance_fixed_radius", min=1, max=256, distinct=True)
     variance_fixed_radius: float = param(2.0, "r of the variance-against-d sweep", min=0.0, max=100.0)
     variance_targets: int = param(256, "random v per variance estimate", min=2, max=100_000)
     variance_samples: int = param(32_768, "Gaussian x per half-sample of a variance estimate",
                                   min=16, max=1_000_000)
 
     def __post_init__(self) -> None:
-        for name in ("radii", "variance_radii", "variance_dims"):
-            values = getattr(self, name)
-            if len(set(values)) != len(values):
-                raise ConfigError(f"{name}={values}: values must be distinct")
         if self.eval_every > self.steps:
             raise ConfigError(f"eval_every={self.eval_every} exceeds steps={self.steps}")
 

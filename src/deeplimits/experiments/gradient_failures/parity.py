@@ -75,7 +75,7 @@ CLAIM_VARIANCE = Claim(
 @dataclass(frozen=True)
 class Config:
     dims: tuple[int, ...] = param((5, 10, 30), "input sizes d; the largest fails, smaller ones are controls",
-                                  min=1, max=64)
+                                  min=1, max=64, distinct=True)
     subset_size: int | None = param(None, "size of the hidden subset v*; none: v* uniform in {0,1}^d "
                                           "as in the paper", min=0, max=64)
     width_factor: int = param(10, "hidden width as a multiple of d (paper: 10d)", min=1, max=100)
@@ -89,8 +89,6 @@ class Config:
                                       "point-target pairs)", min=VARIANCE_MIN_DIM + 1, max=13)
 
     def __post_init__(self) -> None:
-        if len(set(self.dims)) != len(self.dims):
-            raise ConfigError(f"dims={self.dims}: values must be distinct")
         if self.subset_size is not None and self.subset_size > min(self.dims):
             raise ConfigError(f"subset_size={self.subset_size} exceeds the smallest d ({min(self.dims)})")
         if self.eval_every > self.steps:

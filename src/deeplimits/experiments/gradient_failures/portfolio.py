@@ -82,7 +82,8 @@ CLAIM_VARIANCE = Claim(
 class Config:
     n_inputs: int = param(1000, "number d of one-hot inputs", min=2, max=100_000)
     stocks: tuple[int, ...] = param((10, 1000, 2000), "numbers k of stocks; end-to-end fails at the "
-                                    "largest, the smallest is its control", min=2, max=100_000)
+                                    "largest, the smallest is its control", min=2, max=100_000,
+                                    distinct=True)
     learning_rate: float = param(0.1, "Adam learning rate", min=0.0, max=10.0)
     batch_size: int = param(100, "examples per step", min=1, max=65_536)
     steps: int = param(2_500, "Adam iterations per run", min=1, max=10_000_000)
@@ -92,8 +93,6 @@ class Config:
                                   max=1_000_000)
 
     def __post_init__(self) -> None:
-        if len(set(self.stocks)) != len(self.stocks):
-            raise ConfigError(f"stocks={self.stocks}: values must be distinct")
         if self.eval_every > self.steps:
             raise ConfigError(f"eval_every={self.eval_every} exceeds steps={self.steps}")
 

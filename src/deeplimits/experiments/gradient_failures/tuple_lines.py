@@ -84,7 +84,7 @@ class Config:
     min_length: float = param(5.0, "shortest line, pixels", min=1.0, max=128.0)
     max_length: float = param(23.0, "longest line, pixels", min=1.0, max=256.0)
     tuple_sizes: tuple[int, ...] = param((1, 2, 3, 4), "k values; k = 1 end-to-end is the control, the "
-                                         "largest k fails", min=1, max=16)
+                                         "largest k fails", min=1, max=16, distinct=True)
     conv_channels: int = param(16, "channels of both 5x5 convolutions", min=1, max=256)
     dense_widths: tuple[int, ...] = param((50, 100), "ReLU layers of the per-image net after the "
                                           "convolutions", min=1, max=4096)
@@ -101,8 +101,6 @@ class Config:
     def __post_init__(self) -> None:
         if self.min_length > self.max_length:
             raise ConfigError(f"min_length={self.min_length} exceeds max_length={self.max_length}")
-        if len(set(self.tuple_sizes)) != len(self.tuple_sizes):
-            raise ConfigError(f"tuple_sizes={self.tuple_sizes}: values must be distinct")
         if self.eval_every > min(self.end_to_end_steps, self.decomposition_steps):
             raise ConfigError(f"eval_every={self.eval_every} exceeds the shorter step budget")
 
