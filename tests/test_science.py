@@ -1,5 +1,6 @@
 """Quick-profile verdicts must match the sources (CI runs these; about a minute each)."""
 
+import numpy as np
 import pytest
 
 import deeplimits
@@ -53,3 +54,24 @@ def test_tuple_lines_quick_verdicts():
     assert training.status == "reproduced", training.detail
     snr = record.verdict("tuple-lines-snr")
     assert snr.status == "inconclusive" and "resolution" in snr.detail, snr.detail
+
+
+@pytest.mark.slow
+def test_pwl_curves_quick_reproduces_the_paper():
+    record = deeplimits.run("pwl-curves", profile="quick")
+    for verdict in record.verdicts:
+        assert verdict.status == "reproduced", verdict.detail
+    # the measured SGD error follows the exact full-batch prediction of the spectrum
+    arm, predicted = record.results.arms["fully-connected"], record.results.diagnostics
+    np.testing.assert_allclose(arm.curves["error"].mean(axis=0), predicted["predicted_error_fully-connected"],
+                               rtol=0.05)
+
+
+@pytest.mark.slow
+def test_pwl_fully_connected_is_accurate_when_the_curves_are_short():
+    """Falsifiability: at n = 8 the fully connected problem is well enough conditioned to be
+    solved within the budget, and the verdict must say the claim does not hold there."""
+    record = deeplimits.run("pwl-curves", profile="smoke", seeds=4, points=8, iterations=16_000,
+                            eval_every=2_000, snapshots=(2_000, 16_000), sizes=(8, 16), autoencoder_batch=10)
+    verdict = record.verdict("pwl-fully-connected-kinks")
+    assert verdict.status == "not_reproduced", verdict.detail

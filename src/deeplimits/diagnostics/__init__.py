@@ -1,4 +1,10 @@
-"""Diagnostics that explain failures: gradient variance across targets."""
+"""Diagnostics that explain failures: gradient variance across targets, conditioning."""
+from deeplimits.diagnostics.conditioning import (
+    condition_number,
+    gd_iterations_to,
+    gd_relative_error,
+    log_log_slope,
+)
 from deeplimits.diagnostics.gradient_variance import (
     all_parities,
     all_sign_vectors,
@@ -9,5 +15,6 @@ from deeplimits.diagnostics.gradient_variance import (
     variance_over_targets,
 )
 
-__all__ = ["all_parities", "all_sign_vectors", "gradient_scale_sq", "per_example_jacobian",
+__all__ = ["all_parities", "all_sign_vectors", "condition_number", "gd_iterations_to",
+           "gd_relative_error", "gradient_scale_sq", "log_log_slope", "per_example_jacobian",
            "split_sample_variance", "target_gradients", "variance_over_targets"]

@@ -37,7 +37,7 @@ class TrainLog:
     """What :func:`train` returns. Arrays carry the seed axis first."""
 
     steps: np.ndarray  # (E,) step count at each eval
-    metrics: dict[str, np.ndarray]  # name -> (S, E); all NaN for a seed that diverged
+    metrics: dict[str, np.ndarray]  # name -> (S, E, *shape); all NaN for a seed that diverged
     loss: np.ndarray  # (S, E) mean training loss over each chunk
     diverged: np.ndarray  # (S,) True where the loss became NaN or infinite
     models: Model  # final models, stacked along the seed axis
@@ -75,7 +75,8 @@ def train(
 
     ``data`` is a per-seed pytree (leading seed axis), e.g. each seed's hidden target;
     ``sample_batch(data, key)`` draws a batch inside the compiled loop;
-    ``evaluate(model, data, key)`` returns scalar metrics; ``grad_fn(model, batch) ->
+    ``evaluate(model, data, key)`` returns metrics (scalars, or arrays such as a
+    reconstruction, which come back as ``(S, E, *shape)``); ``grad_fn(model, batch) ->
     (loss, grads)`` replaces the gradient (default: the gradient of ``loss``) for
     non-gradient update rules. ``seeds_by="map"`` runs the seeds one after another
     inside the compiled chunk instead of vectorising them: for models whose
@@ -112,7 +113,8 @@ def train(
         _chunk_lengths(steps, eval_every), progress, label, *((seeds_by,) if loop == "scan" else ()),
     )
     diverged = diverged[:n_seeds]
-    metrics = {k: np.where(diverged[:, None], np.nan, v[:n_seeds]) for k, v in metrics.items()}
+    metrics = {k: np.where(diverged.reshape((-1,) + (1,) * (v.ndim - 1)), np.nan, v[:n_seeds])
+               for k, v in metrics.items()}
     params = jax.tree.map(lambda leaf: leaf[:n_seeds], params)
     return TrainLog(
         steps=np.asarray(steps_at), metrics=metrics, loss=losses[:n_seeds], diverged=diverged,
