@@ -75,3 +75,19 @@ def test_pwl_fully_connected_is_accurate_when_the_curves_are_short():
                             eval_every=2_000, snapshots=(2_000, 16_000), sizes=(8, 16), autoencoder_batch=10)
     verdict = record.verdict("pwl-fully-connected-kinks")
     assert verdict.status == "not_reproduced", verdict.detail
+
+
+@pytest.mark.slow
+def test_flat_activations_quick_reproduces_the_paper():
+    record = deeplimits.run("flat-activations", profile="quick")
+    for verdict in record.verdicts:
+        assert verdict.status == "reproduced", verdict.detail
+
+
+@pytest.mark.slow
+def test_flat_approximation_is_not_called_sensitive_when_every_start_learns():
+    """Falsifiability: drop the start below every threshold, and the bias claim must not hold."""
+    record = deeplimits.run("flat-activations", profile="quick", seeds=4, bias_starts=(27.5, 0.0),
+                            iterations=2_000, forward_only_iterations=1_000, test_points=1_000)
+    verdict = record.verdict("flat-approximation-bias-sensitive")
+    assert verdict.status == "not_reproduced", verdict.detail
