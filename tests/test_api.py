@@ -20,7 +20,7 @@ def test_run_returns_verdicts_figures_and_is_served_from_the_store(results_home)
     assert {v.claim_id for v in record.verdicts} == {"parity-sgd-fails", "parity-gradient-variance"}
     for formats in record.figures.values():
         assert formats["png"].read_bytes()[:4] == b"\x89PNG" and formats["svg"].exists()
-    assert (results_home / "index.html").exists() and record.provenance["jax"]
+    assert (results_home / "report.html").exists() and record.provenance["jax"]
     again = deeplimits.run("parity", **SMOKE, steps=200)
     assert again.cached and again.key == record.key
     assert [v.to_dict() for v in again.verdicts] == [v.to_dict() for v in record.verdicts]
@@ -29,9 +29,9 @@ def test_run_returns_verdicts_figures_and_is_served_from_the_store(results_home)
     assert not fresh.cached and len(Store(results_home).runs()) == 1
 
 
-def test_summary_page_lists_verdicts_and_escapes(results_home):
+def test_every_run_refreshes_the_report(results_home):
     deeplimits.run("parity", **SMOKE)
-    html = (results_home / "index.html").read_text()
+    html = (results_home / "report.html").read_text()
     assert "parity-sgd-fails" in html and "parity-gradient-variance" in html and "<script" not in html
 
 

@@ -14,7 +14,7 @@ def invoke(*args):
 def test_run_prints_verdict_table_and_serves_reruns_from_the_store(results_home):
     first = invoke("run", "parity", "--profile", "smoke", "--seeds", "2", "--set", "steps=200")
     assert first.exit_code == 0, first.output
-    for text in ("parity-sgd-fails", "parity-gradient-variance", "95% interval", "figure:", "summary page"):
+    for text in ("parity-sgd-fails", "parity-gradient-variance", "95% interval", "figure:", "report (refreshed)"):
         assert text in first.output
     assert "served from the store" in invoke("run", "parity", "-p", "smoke", "-n", "2", "-s", "steps=200").output
     runs = invoke("runs")

@@ -158,9 +158,9 @@ def run(experiment: str, *, profile: str = "quick", seeds: int | Sequence[int] |
         record = RunRecord(key=key, experiment=exp.name, profile=profile, config=config,
                            seeds=chosen, results=results, verdicts=verdicts, figures=figures,
                            cached=False, created=created, provenance=prov, out=out_dir)
-    from deeplimits.report.summary import write_summary
+    from deeplimits.report.html import write_report
 
-    write_summary(out_dir)
+    write_report(out_dir)
     return record
 
 

@@ -1,4 +1,4 @@
-"""The command line: ``deeplimits run | list | show | runs``.
+"""The command line: ``deeplimits run | list | show | runs | report``.
 
 Bad input (unknown experiment, unknown or ill-typed ``--set`` key, out-of-range
 values) prints one line to stderr and exits with code 2 before anything runs.
@@ -7,6 +7,9 @@ values) prints one line to stderr and exits with code 2 before anything runs.
 from __future__ import annotations
 
 import math
+import os
+import sys
+import webbrowser
 from pathlib import Path
 from typing import Any, Optional
 
@@ -88,7 +91,7 @@ def run(
             notes.append(f"{v.claim_id}: measured = {v.quantity}\n  figure: {figure or 'none'}")
     console.print(table)
     console.print("\n".join(notes), highlight=False, soft_wrap=True)
-    console.print(f"summary page: {api.results_dir(out) / 'index.html'}")
+    console.print(f"report (refreshed): {api.results_dir(out) / 'report.html'}", highlight=False, soft_wrap=True)
 
 
 def _plan(names: list[str], profile: str, seeds: Optional[int], assignments: list[str]) -> list[tuple[str, dict]]:
@@ -183,6 +186,33 @@ def runs(out: Optional[Path] = OutOption) -> None:
         table.add_row(r.experiment, r.key, r.profile, str(len(r.seeds)), r.created, f"{r.wall_s:.1f} s",
                       "\n".join(f"{v.claim_id}: {_status(v.status)}" for v in r.verdicts))
     console.print(table)
+
+
+@app.command()
+def report(
+    out: Optional[Path] = OutOption,
+    open_: bool = typer.Option(False, "--open", help="open the report in a browser when a display is available"),
+) -> None:
+    """Render the HTML report from the stored runs (it never trains) and print where it is."""
+    from deeplimits.report.html import write_report
+
+    path = write_report(api.results_dir(out))
+    size = path.stat().st_size
+    size_text = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} kB"
+    console.print(f"report: {path} ({size_text}, self-contained)", highlight=False, soft_wrap=True)
+    if open_:
+        if not _display_available():
+            console.print("no display found: open the file above in a browser", highlight=False, soft_wrap=True)
+        elif not webbrowser.open(path.resolve().as_uri()):
+            console.print("no browser could be started: open the file above yourself", highlight=False,
+                          soft_wrap=True)
+
+
+def _display_available() -> bool:
+    """A browser window can appear: always on macOS and Windows, with an X or Wayland display on Linux."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def main() -> None:

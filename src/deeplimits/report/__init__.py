@@ -1,1 +1,1 @@
-"""Figures (one shared style) and the summary page, rendered from the store."""
+"""Figures (one shared style) and the HTML report, rendered from the store."""
