@@ -14,7 +14,7 @@ from deeplimits import registry
 from deeplimits.cli import app
 from deeplimits.experiment import ArmResults, Results, Verdict
 from deeplimits.report.catalogue import CATALOGUE, NOT_TURNED_INTO_EXPERIMENTS
-from deeplimits.report.html import _checks, build_report, write_report
+from deeplimits.report.html import _checks, _lead, build_report, write_report
 from deeplimits.store import Store
 
 CLAIMS_MD = Path(__file__).resolve().parents[2] / "shared" / "CLAIMS.md"
@@ -93,11 +93,16 @@ def test_stored_text_is_escaped(tmp_path):
     _fake_run(Store(tmp_path), "inconclusive", "<script>alert(1)</script>")
     html = build_report(tmp_path)
     assert "<script>" not in html and "&lt;script&gt;" in html and "Inconclusive" in html
+    _fake_run(Store(tmp_path), "inconclusive", "interval straddles a threshold: a 1 [0, 2] undecided on <= 1")
+    assert "neither confirmed nor refuted</b>: the interval straddles a threshold." in build_report(tmp_path)
 
 
 def test_checks_split_at_top_level_semicolons_only():
     assert _checks("a 1 [0; 2]; b (x; y); c") == ["a 1 [0; 2]", "b (x; y)", "c"]
     assert _checks("") == []
+    detail = "control did not succeed, so the setup proves nothing: x 1 [0, 2] fails >= 3; y"
+    assert _lead(detail) == "control did not succeed, so the setup proves nothing"
+    assert _checks(detail) == ["x 1 [0, 2] fails >= 3", "y"] and _lead("x; y") == ""
 
 
 def test_write_report_replaces_the_file_atomically(tmp_path):

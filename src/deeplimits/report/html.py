@@ -26,6 +26,7 @@ from jinja2 import Environment
 from deeplimits import registry
 from deeplimits.experiment import Claim, Verdict
 from deeplimits.report.catalogue import CATALOGUE, NOT_TURNED_INTO_EXPERIMENTS, SOURCES
+from deeplimits.stats.rules import CONTROL_FAILED, STRADDLES
 from deeplimits.store import Store
 from deeplimits.store.sqlite import StoredRun
 
@@ -86,8 +87,15 @@ def _config_value(value: Any) -> str:
     return ", ".join(_config_value(v) for v in value) if isinstance(value, list | tuple) else str(value)
 
 
+def _lead(detail: str) -> str:
+    """The sentence an inconclusive verdict's detail starts with, if any."""
+    return next((lead.rstrip(": ") for lead in (CONTROL_FAILED, STRADDLES) if detail.startswith(lead)), "")
+
+
 def _checks(detail: str) -> list[str]:
-    """A verdict's detail split into its checks: at "; " outside parentheses and after a leading "...: "."""
+    """A verdict's detail split into its checks, at "; " outside parentheses and brackets."""
+    for lead in (CONTROL_FAILED, STRADDLES):
+        detail = detail.removeprefix(lead)
     parts, depth, current = [], 0, ""
     for i, char in enumerate(detail):
         depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
@@ -166,7 +174,7 @@ def build_report(out: Path) -> str:
         counts=counts, words=STATUS_WORDS, n_entries=len(entries),
         n_registered=sum(name in registry.names() for _, name, *_ in entries),
         generated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        store_path=str(store.path), fmt=_fmt, checks=_checks, interval=_interval, config_value=_config_value,
+        store_path=str(store.path), fmt=_fmt, checks=_checks, lead=_lead, interval=_interval, config_value=_config_value,
         dumps=lambda value: json.dumps(value, sort_keys=True),
     )
 

@@ -16,6 +16,9 @@ from deeplimits.experiment import Verdict
 from deeplimits.stats.intervals import Interval
 
 PASS, FAIL, UNSURE = "pass", "fail", "unsure"
+# how an inconclusive verdict's detail begins (the report sets these apart from the checks)
+CONTROL_FAILED = "control did not succeed, so the setup proves nothing: "
+STRADDLES = "interval straddles a threshold: "
 
 
 def at_least(interval: Interval, threshold: float) -> str:
@@ -74,7 +77,7 @@ def decide(*, claim_id: str, quantity: str, rule: str, main: Check,
     failed_controls = [c for c in controls if c.outcome != PASS]
     if failed_controls:
         status = "inconclusive"
-        why = "control did not succeed, so the setup proves nothing: " + "; ".join(
+        why = CONTROL_FAILED + "; ".join(
             c.text for c in failed_controls)
     elif all(c.outcome == PASS for c in checks):
         status = "reproduced"
@@ -84,7 +87,7 @@ def decide(*, claim_id: str, quantity: str, rule: str, main: Check,
         why = "; ".join(c.text for c in sorted(checks, key=lambda c: c.outcome != FAIL))
     else:
         status = "inconclusive"
-        why = "interval straddles a threshold: " + "; ".join(
+        why = STRADDLES + "; ".join(
             c.text for c in checks if c.outcome == UNSURE)
     iv = main.interval
     return Verdict(claim_id=claim_id, status=status, quantity=quantity,
