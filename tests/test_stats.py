@@ -44,3 +44,11 @@ def test_tail_mean():
     curve = np.arange(20.0).reshape(2, 10)
     assert tail_mean(curve, 0.2).tolist() == [8.5, 18.5]
     assert tail_mean(curve[:, :1], 0.1).tolist() == [0.0, 10.0]
+
+
+def test_first_step_at_most_per_seed():
+    from deeplimits.stats import first_step_at_most
+
+    steps = np.array([10, 20, 30])
+    curve = np.array([[5.0, 1.0, 0.5], [0.1, 9.0, 9.0], [5.0, 5.0, 5.0]])
+    np.testing.assert_array_equal(first_step_at_most(steps, curve, 1.0), [20, 10, np.nan])

@@ -1,6 +1,6 @@
 """Interval estimates over seeds and verdict rules (no plotting here)."""
-from deeplimits.stats.intervals import Interval, mean_interval, tail_mean
+from deeplimits.stats.intervals import Interval, first_step_at_most, mean_interval, tail_mean
 from deeplimits.stats.rules import FAIL, PASS, UNSURE, Check, at_least, at_most, decide, describe, within
 
 __all__ = ["FAIL", "PASS", "UNSURE", "Check", "Interval", "at_least", "at_most", "decide",
-           "describe", "mean_interval", "tail_mean", "within"]
+           "describe", "first_step_at_most", "mean_interval", "tail_mean", "within"]

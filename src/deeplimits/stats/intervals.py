@@ -35,6 +35,12 @@ def tail_mean(curve: np.ndarray, fraction: float = 0.1) -> np.ndarray:
     return curve[:, -tail:].mean(axis=1)
 
 
+def first_step_at_most(steps: np.ndarray, curve: np.ndarray, level: float) -> np.ndarray:
+    """Per seed, the first evaluated step whose value is <= ``level`` (NaN if never): ``(S, E) -> (S,)``."""
+    hit = np.asarray(curve) <= level
+    return np.where(hit.any(axis=1), np.asarray(steps)[np.argmax(hit, axis=1)], np.nan)
+
+
 def mean_interval(values: np.ndarray, *, confidence: float = CONFIDENCE, seed: int = 0) -> Interval:
     """Mean over seeds with a percentile-bootstrap interval; non-finite values are left out.
 

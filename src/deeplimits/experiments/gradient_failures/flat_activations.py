@@ -61,7 +61,8 @@ from deeplimits.engine import derive_key, derive_keys, train
 from deeplimits.experiment import Arm, ArmResults, Claim, Experiment, Progress, Results, Verdict, no_progress
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure, plot_band
-from deeplimits.stats import PASS, Check, at_least, at_most, decide, describe, mean_interval, tail_mean
+from deeplimits.stats import (PASS, Check, at_least, at_most, decide, describe, first_step_at_most, mean_interval,
+                              tail_mean)
 
 NAME = "flat-activations"
 NEAR, FAR = 0.1, 0.25  # a test point is near a threshold when |r - z_i| < 0.1, far when > 0.25 from all
@@ -295,8 +296,7 @@ def prediction_cost(config: Config, arm: str) -> tuple[int, float]:
 
 def iterations_to_target(arm: ArmResults) -> np.ndarray:
     """First evaluated iteration with test squared error <= TARGET_ERROR, per seed (NaN if never)."""
-    hit = arm.curves["error"] <= TARGET_ERROR
-    return np.where(hit.any(axis=1), arm.steps[np.argmax(hit, axis=1)], np.nan)
+    return first_step_at_most(arm.steps, arm.curves["error"], TARGET_ERROR)
 
 
 # --- the experiment ------------------------------------------------------------------------

@@ -52,7 +52,8 @@ from deeplimits.engine import derive_key, derive_keys, train
 from deeplimits.experiment import Arm, ArmResults, Claim, Experiment, Progress, Results, Verdict, no_progress
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure, plot_band
-from deeplimits.stats import PASS, Check, at_least, at_most, decide, describe, mean_interval, tail_mean, within
+from deeplimits.stats import (PASS, Check, at_least, at_most, decide, describe, first_step_at_most, mean_interval,
+                              tail_mean, within)
 
 NAME = "portfolio"
 SOLVED = -0.9  # an arm has solved the task when its final-loss interval is <= -0.9 (optimum -1)
@@ -281,8 +282,7 @@ class Portfolio(Experiment):
     @staticmethod
     def _iterations_to_solve(arm) -> np.ndarray:
         """First evaluated iteration with loss <= SOLVED, per seed (NaN if never): ``(S,)``."""
-        hit = arm.curves["objective"] <= SOLVED  # (S, E)
-        return np.where(hit.any(axis=1), arm.steps[np.argmax(hit, axis=1)], np.nan)
+        return first_step_at_most(arm.steps, arm.curves["objective"], SOLVED)
 
     @staticmethod
     def _solved(name: str, values: np.ndarray) -> Check:

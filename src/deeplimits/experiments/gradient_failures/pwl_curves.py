@@ -59,7 +59,8 @@ from deeplimits.engine import derive_key, derive_keys, train
 from deeplimits.experiment import Arm, ArmResults, Claim, Experiment, Progress, Results, Verdict, no_progress
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure, plot_band
-from deeplimits.stats import PASS, Check, at_least, at_most, decide, describe, mean_interval, within
+from deeplimits.stats import (PASS, Check, at_least, at_most, decide, describe, first_step_at_most, mean_interval,
+                              within)
 
 NAME = "pwl-curves"
 EXACT_FILTER = np.array([1.0, -2.0, 1.0])  # U is the convolution with this filter
@@ -428,8 +429,7 @@ def gradient_descent_predictions(config: Config, seeds: tuple[int, ...], arms: d
 
 def iterations_to_accuracy(arm: ArmResults) -> np.ndarray:
     """First evaluated iteration with relative error <= ACCURACY, per seed (NaN if never): ``(S,)``."""
-    hit = arm.curves["error"] <= ACCURACY
-    return np.where(hit.any(axis=1), arm.steps[np.argmax(hit, axis=1)], np.nan)
+    return first_step_at_most(arm.steps, arm.curves["error"], ACCURACY)
 
 
 # --- the experiment ------------------------------------------------------------------------
