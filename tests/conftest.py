@@ -1,5 +1,7 @@
 import pytest
 
+from deeplimits.api import release_compiled_programs
+
 
 @pytest.fixture(autouse=True)
 def results_home(tmp_path, monkeypatch):
@@ -7,3 +9,11 @@ def results_home(tmp_path, monkeypatch):
     home = tmp_path / "results"
     monkeypatch.setenv("DEEPLIMITS_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def release_compiled_programs_between_tests():
+    """Each `train()` compiles programs of its own; XLA maps memory for every one, and a whole
+    test session would pass Linux's 65,530 maps per process (a segfault in the compiler)."""
+    yield
+    release_compiled_programs()

@@ -77,3 +77,21 @@ def test_a_killed_process_leaves_the_store_consistent(results_home):
     runs = Store(results_home).runs()
     assert [len(r.seeds) for r in runs] == [2]
     assert not deeplimits.run("parity", profile="smoke", seeds=3).cached
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="counts Linux memory maps")
+def test_runs_release_their_compiled_programs_before_the_process_runs_out_of_maps(results_home, monkeypatch):
+    """XLA maps memory for every compiled program; a session of runs that kept them all would pass
+    the kernel's limit of 65,530 maps per process and crash in the compiler."""
+    from deeplimits import api
+
+    def maps() -> int:
+        with open("/proc/self/maps") as f:
+            return sum(1 for _ in f)
+
+    assert api.MAX_MEMORY_MAPS * 3 <= 65_530
+    monkeypatch.setattr(api, "MAX_MEMORY_MAPS", maps() + 500)  # as if the process were near the limit
+    before = maps()
+    for steps in (200, 300):  # each a new run, each compiling its programs anew
+        deeplimits.run("parity", **SMOKE, steps=steps)
+    assert maps() - before < 500  # one parity smoke run alone adds about 1,900 while it holds them

@@ -14,8 +14,9 @@ def invoke(*args):
 def test_run_prints_verdict_table_and_serves_reruns_from_the_store(results_home):
     first = invoke("run", "parity", "--profile", "smoke", "--seeds", "2", "--set", "steps=200")
     assert first.exit_code == 0, first.output
-    for text in ("parity-sgd-fails", "parity-gradient-variance", "95% interval", "figure:", "report (refreshed)"):
-        assert text in first.output
+    for text in ("parity-sgd-fails", "parity-gradient-variance", "95% interval", "figure:", "report (refreshed)",
+                 "reproduced*", "* at a reduced budget: steps 200 (paper 50,000)\n"):
+        assert text in first.output or text.replace("reproduced*", "inconclusive*") in first.output, text
     assert "served from the store" in invoke("run", "parity", "-p", "smoke", "-n", "2", "-s", "steps=200").output
     runs = invoke("runs")
     assert runs.exit_code == 0 and "parity" in runs.output and "smoke" in runs.output
@@ -27,8 +28,18 @@ def test_show_lists_claims_arms_fields_and_profiles():
     result = invoke("show", "parity")
     assert result.exit_code == 0
     for text in ("parity-sgd-fails", "expected", "sgd-d30", "failing", "control", "remedy", "subset_size",
-                 "learning_rate", "50000", "paper", "quick", "smoke"):
+                 "learning_rate", "50000", "paper", "quick", "smoke", "falsified by (quick profile, 5 seeds, "
+                 "subset_size=1", "cannot be falsified: an identity", "(analytic)"):
         assert text in result.output, text
+
+
+@pytest.mark.slow
+def test_falsify_runs_the_setting_and_says_whether_it_flipped(results_home):
+    result = invoke("falsify", "portfolio", "--claim", "portfolio-variance-ratio")
+    assert result.exit_code == 0, result.output
+    assert "portfolio-variance-ratio" in result.output and "not_reproduced" in result.output and "falsified: yes" in result.output
+    (stored,) = Store(results_home).runs()
+    assert stored.profile == "falsify"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -41,6 +52,8 @@ def test_show_lists_claims_arms_fields_and_profiles():
     (["run", "parity", "--profile", "fast"], "unknown profile"),
     (["run", "parity", "linear-periodic", "--set", "dims=4"], "unknown config key 'dims'"),
     (["show", "nope"], "unknown experiment"),
+    (["falsify", "parity", "--claim", "parity-sgd-fail"], "no claim 'parity-sgd-fail'"),
+    (["falsify", "parit"], "did you mean 'parity'"),
 ])
 def test_bad_input_exits_2_with_one_line_and_stores_nothing(results_home, args, message):
     result = runner.invoke(app, args)

@@ -71,3 +71,28 @@ def test_seed_alone_equals_seed_in_the_batch(name):
     for arm in batch.arms:
         for key, value in batch.arms[arm].curves.items():
             assert np.array_equal(alone.arms[arm].curves[key][0], value[1], equal_nan=True), (arm, key)
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_claims_declare_valid_budgets_and_falsifying_settings(name):
+    import dataclasses
+
+    exp = registry.get(name)
+    fields = {f.name for f in dataclasses.fields(exp.Config)}
+    for claim in exp.claims:
+        assert claim.kind in ("trained", "analytic")
+        assert set(claim.budget) <= fields, claim.id
+        f = claim.falsified_by
+        if f is not None:
+            exp.config_for(f.profile, **f.overrides)  # a valid config, or ConfigError
+            assert f.seeds >= 2 and f.why, claim.id
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_a_run_below_the_papers_budget_is_labelled_so(name):
+    exp = registry.get(name)
+    results = smoke_run(name)
+    for claim, verdict in zip(exp.claims, exp.judge(results)):
+        cut = [b for b in claim.budget if results.config[b] < getattr(exp.Config(), b)]
+        assert bool(verdict.budget) == bool(cut), claim.id
+        assert all(f"{b} {results.config[b]:,} (paper " in verdict.budget for b in cut), verdict.budget

@@ -24,7 +24,7 @@ def test_duplicates_are_rejected():
 
     class SameClaim(Experiment):
         name = "a-new-name"
-        claims = (Claim("parity-sgd-fails", "", "", ""),)
+        claims = (Claim("parity-sgd-fails", "", "", "", unfalsifiable="a test double"),)
 
     with pytest.raises(ValueError, match="claim ids already in use"):
         register(SameClaim)

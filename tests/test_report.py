@@ -162,3 +162,40 @@ def test_report_renders_in_headless_chromium_without_errors(results_home, tmp_pa
     assert loaded and all(loaded)  # every embedded figure decodes
     assert widths[0] <= widths[1]  # nothing wider than the window: no sideways scrolling
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_each_claim_shows_its_falsifying_setting_and_what_it_gave(results_home):
+    from deeplimits.api import falsification_key
+
+    record = deeplimits.run("parity", **PARITY_SMOKE)
+    html = build_report(results_home)
+    assert "Not run into this store yet" in html and "deeplimits falsify parity --claim parity-sgd-fails" in html
+    assert "No setting can falsify it" in html  # parity-gradient-variance is an identity
+    assert "Measured at a reduced budget" in html and "steps 200 (paper 50,000)" in html  # the smoke run
+    results = Results(experiment="parity", version=record.results.version, config={"steps": 1}, seeds=(0, 1),
+                      arms={"sgd": ArmResults(steps=np.array([1]))})
+    flipped = Verdict(claim_id="parity-sgd-fails", status="not_reproduced", quantity="q", estimate=0.987,
+                      low=0.95, high=1.02, n_seeds=5, rule="r", detail="d")
+    Store(results_home).save(key=falsification_key("parity", "parity-sgd-fails"), profile="falsify",
+                             results=results, verdicts=[flipped], figures={}, created="2026-01-02T00:00:00+00:00",
+                             provenance={})
+    html = build_report(results_home)
+    falsify = html[html.index('id="claim-parity-sgd-fails"'):html.index('id="claim-parity-gradient-variance"')]
+    assert "It gave" in falsify and "0.987" in falsify and "not reproduced" in falsify
+    assert f"run {record.key}" in html  # the falsifying run is not shown as the experiment's run
+
+
+def test_a_run_of_an_older_version_is_shown_only_as_a_stand_in_and_says_so(tmp_path):
+    store = Store(tmp_path)
+    _fake_run(store, "reproduced", "ok")
+    html = build_report(tmp_path)
+    assert "older than the\none installed" not in html and "run fake" in html
+    results = Results(experiment="parity", version=registry.get("parity").version - 1, config={"steps": 1},
+                      seeds=(0, 1), arms={"sgd": ArmResults(steps=np.array([1]))})
+    store.save(key="older", profile="paper", results=results, verdicts=[], figures={},
+               created="2026-02-01T00:00:00+00:00", provenance={})
+    html = build_report(tmp_path)
+    assert "run fake" in html  # the newer paper run of an older version does not replace it
+    store.save(key="fake", profile="paper", results=results, verdicts=[], figures={},  # now the only current run is gone
+               created="2026-01-01T00:00:00+00:00", provenance={})
+    assert "older than the\none installed" in build_report(tmp_path)

@@ -1,4 +1,6 @@
-"""Quick-profile verdicts must match the sources (CI runs these; about a minute each)."""
+"""Quick-profile verdicts must match the sources (CI runs these; about a minute each).
+
+The settings where each claim must come out the other way are in test_falsifiability.py."""
 
 import numpy as np
 import pytest
@@ -15,14 +17,6 @@ def test_parity_quick_reproduces_the_paper():
     assert variance.status == "reproduced", variance.detail
     control = record.results.arms["sgd-d5"].final["accuracy"]
     assert control.min() >= 0.95
-
-
-@pytest.mark.slow
-def test_parity_is_learned_when_the_subset_is_small():
-    """Falsifiability: with |v*| = 1 the d = 30 arm learns, and the verdict must say so."""
-    record = deeplimits.run("parity", profile="quick", seeds=5, subset_size=1, dims=(5, 30), steps=4_000,
-                            variance_max_dim=5)
-    assert record.verdict("parity-sgd-fails").status == "not_reproduced"
 
 
 @pytest.mark.slow
@@ -68,26 +62,7 @@ def test_pwl_curves_quick_reproduces_the_paper():
 
 
 @pytest.mark.slow
-def test_pwl_fully_connected_is_accurate_when_the_curves_are_short():
-    """Falsifiability: at n = 8 the fully connected problem is well enough conditioned to be
-    solved within the budget, and the verdict must say the claim does not hold there."""
-    record = deeplimits.run("pwl-curves", profile="smoke", seeds=4, points=8, iterations=16_000,
-                            eval_every=2_000, snapshots=(2_000, 16_000), sizes=(8, 16), autoencoder_batch=10)
-    verdict = record.verdict("pwl-fully-connected-kinks")
-    assert verdict.status == "not_reproduced", verdict.detail
-
-
-@pytest.mark.slow
 def test_flat_activations_quick_reproduces_the_paper():
     record = deeplimits.run("flat-activations", profile="quick")
     for verdict in record.verdicts:
         assert verdict.status == "reproduced", verdict.detail
-
-
-@pytest.mark.slow
-def test_flat_approximation_is_not_called_sensitive_when_every_start_learns():
-    """Falsifiability: drop the start below every threshold, and the bias claim must not hold."""
-    record = deeplimits.run("flat-activations", profile="quick", seeds=4, bias_starts=(27.5, 0.0),
-                            iterations=2_000, forward_only_iterations=1_000, test_points=1_000)
-    verdict = record.verdict("flat-approximation-bias-sensitive")
-    assert verdict.status == "not_reproduced", verdict.detail

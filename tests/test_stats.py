@@ -1,7 +1,60 @@
 import numpy as np
 import pytest
+from scipy import stats
 
-from deeplimits.stats import FAIL, PASS, UNSURE, Interval, at_least, at_most, decide, describe, mean_interval, tail_mean, within
+from deeplimits.stats import (FAIL, PASS, UNSURE, Interval, at_least, at_most, decide, describe, mean_interval, note,
+                              share_interval, statistic_interval, tail_mean, within)
+from deeplimits.stats.rules import CONTROL_FAILED, DIVERGED
+
+COVERAGE_REPS = 4_000  # the standard error of a measured coverage of 0.95 is then 0.0034
+
+
+def _coverage(draw, true_mean: float, n: int) -> float:
+    rng = np.random.default_rng(n)
+    hits = 0
+    for _ in range(COVERAGE_REPS):
+        iv = mean_interval(draw(rng, n))
+        hits += iv.low <= true_mean <= iv.high
+    return hits / COVERAGE_REPS
+
+
+@pytest.mark.parametrize("n", [5, 8])
+def test_mean_interval_holds_its_coverage_on_normal_values(n):
+    assert _coverage(lambda rng, size: rng.normal(3.0, 0.5, size), 3.0, n) >= 0.93
+
+
+@pytest.mark.parametrize("n", [5, 8])
+def test_mean_interval_holds_its_coverage_on_skewed_values(n):
+    sigma = 0.5  # lognormal: skewness 1.75
+    assert _coverage(lambda rng, size: rng.lognormal(0.0, sigma, size), np.exp(sigma**2 / 2), n) >= 0.90
+
+
+def test_mean_interval_is_the_student_t_interval():
+    x = np.array([0.1, 0.4, 0.35, 0.2, 0.9])
+    half = stats.t.ppf(0.975, df=4) * x.std(ddof=1) / np.sqrt(5)
+    iv = mean_interval(x)
+    assert iv.low == pytest.approx(x.mean() - half, rel=1e-12) and iv.high == pytest.approx(x.mean() + half, rel=1e-12)
+    assert iv.method == "t" and iv.n == 5 and iv.n_missing == 0 and (iv.worst_low, iv.worst_high) == (iv.low, iv.high)
+
+
+def test_share_interval_is_clopper_pearson_and_never_covers_less_than_95():
+    none = share_interval(np.zeros(5, bool))
+    assert none.estimate == 0.0 and none.low == 0.0
+    assert none.high == pytest.approx(1 - 0.025 ** (1 / 5), rel=1e-9)  # closed form when no seed hits
+    every = share_interval(np.ones(8, bool))
+    assert every.high == 1.0 and every.low == pytest.approx(0.025 ** (1 / 8), rel=1e-9)
+    for n in (5, 8):  # exact coverage, summed over every outcome k
+        for p in (0.1, 0.3, 0.5, 0.8):
+            covered = sum(stats.binom.pmf(k, n, p) for k in range(n + 1)
+                          if share_interval(np.arange(n) < k).low <= p <= share_interval(np.arange(n) < k).high)
+            assert covered >= 0.95, (n, p)
+
+
+def test_statistic_interval_is_a_reproducible_bca_bootstrap():
+    x = np.random.default_rng(3).normal(1.0, 1.0, 200)
+    iv = statistic_interval(x, np.median)
+    assert iv.method == "bca" and iv.low < 1.0 < iv.high and iv == statistic_interval(x, np.median)
+    assert iv.estimate == pytest.approx(np.median(x))
 
 
 def test_interval_contains_the_known_mean_and_is_reproducible():
@@ -16,10 +69,48 @@ def test_interval_edge_cases():
     one = mean_interval(np.array([0.7]))
     assert one.estimate == 0.7 and np.isnan(one.low) and one.n == 1
     flat = mean_interval(np.full(5, 0.5))
-    assert (flat.low, flat.high) == (0.5, 0.5)
+    assert (flat.low, flat.high) == (0.5, 0.5) and flat.method == "exact"
     with_nan = mean_interval(np.array([1.0, np.nan, 1.0, 1.0]))
-    assert with_nan.n == 3 and with_nan.estimate == 1.0
+    assert with_nan.n == 3 and with_nan.estimate == 1.0 and with_nan.n_missing == 1
     assert mean_interval(np.array([np.nan])).n == 0
+
+
+def test_diverged_seeds_widen_what_is_judged_to_all_they_could_change():
+    values = np.array([0.99, 0.98, 0.99, 0.97, np.nan])
+    unbounded = mean_interval(values)
+    assert unbounded.n == 4 and unbounded.n_missing == 1 and unbounded.seeds == 5
+    assert (unbounded.worst_low, unbounded.worst_high) == (-np.inf, np.inf)
+    assert at_least(unbounded, 0.9) == UNSURE  # the left-out seed could have scored anything
+    bounded = mean_interval(values, bounds=(0.0, 1.0))
+    with_zero = mean_interval(np.array([0.99, 0.98, 0.99, 0.97, 0.0]))
+    assert bounded.worst_low == pytest.approx(with_zero.low) and bounded.worst_low < bounded.low
+    assert at_least(bounded, 0.9) == UNSURE and at_most(bounded, 1.5) == PASS
+    assert "1 of 5 seeds diverged" in str(bounded)
+    check = describe("accuracy", bounded, at_least(bounded, 0.9), ">= 0.9")
+    verdict = decide(claim_id="c", quantity="q", rule="r", main=check)
+    assert verdict.status == "inconclusive" and verdict.detail.startswith(DIVERGED)
+    assert verdict.n_seeds == 4 and verdict.n_diverged == 1
+
+
+def test_a_diverged_control_makes_the_verdict_inconclusive():
+    main = describe("x", Interval(0.5, 0.49, 0.51, 5), PASS, "ok")
+    control = mean_interval(np.array([1.0, 1.0, 1.0, np.nan]), bounds=(0.0, 1.0))
+    guard = describe("control", control, at_least(control, 0.95), ">= 0.95")
+    verdict = decide(claim_id="c", quantity="q", rule="r", main=main, controls=(guard,))
+    assert verdict.status == "inconclusive" and verdict.detail.startswith(CONTROL_FAILED)
+    assert verdict.n_diverged == 1
+
+
+def test_notes_are_shown_and_never_judged():
+    good = describe("x", Interval(0.5, 0.49, 0.51, 5), PASS, "ok")
+    aside = note("speed", Interval(3.0, 2.0, 4.0, 5), "iterations 3 [2, 4]")
+    verdict = decide(claim_id="c", quantity="q", rule="r", main=good, notes=(aside,))
+    assert verdict.status == "reproduced" and verdict.notes == "iterations 3 [2, 4]"
+    assert "iterations" not in verdict.detail
+    with pytest.raises(ValueError, match="notes"):
+        decide(claim_id="c", quantity="q", rule="r", main=good, extra=(aside,))
+    with pytest.raises(ValueError, match="note"):
+        decide(claim_id="c", quantity="q", rule="r", main=good, notes=(good,))
 
 
 def test_rules_judge_the_whole_interval():

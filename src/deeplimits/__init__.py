@@ -9,10 +9,12 @@
 
 __version__ = "0.1.0"
 
-from deeplimits.api import RunRecord, experiments, run  # noqa: E402
+from deeplimits.api import FalsificationRecord, RunRecord, experiments, falsify, run  # noqa: E402
 from deeplimits.config import ConfigError  # noqa: E402
 from deeplimits.experiment import Arm, ArmResults, Claim, Experiment, Results, Verdict  # noqa: E402
 from deeplimits.registry import register  # noqa: E402
 
-__all__ = ["Arm", "ArmResults", "Claim", "ConfigError", "Experiment", "Results", "RunRecord", "Verdict",
-           "__version__", "experiments", "register", "run"]
+from deeplimits.experiment import Falsification  # noqa: E402
+
+__all__ = ["Arm", "ArmResults", "Claim", "ConfigError", "Experiment", "Falsification", "FalsificationRecord",
+           "Results", "RunRecord", "Verdict", "__version__", "experiments", "falsify", "register", "run"]

@@ -25,6 +25,7 @@ from deeplimits.experiment import Progress, Results, Verdict, no_progress
 from deeplimits.store import Store, run_key
 
 MAX_SEED = 2**31 - 1
+FALSIFY = "falsify"  # the profile label of a stored falsifying run
 FIGURE_FORMATS = ("png", "svg")
 
 
@@ -125,12 +126,41 @@ def _write_figures(out: Path, experiment: str, key: str,
     return paths
 
 
+MAX_MEMORY_MAPS = 20_000  # a third of Linux's default vm.max_map_count (65,530)
+
+
+def _memory_maps() -> int:
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            return sum(1 for _ in maps)
+    except OSError:  # not Linux: no such limit to watch
+        return 0
+
+
+def release_compiled_programs(limit: int | None = None) -> bool:
+    """Drop every compiled program once the process holds more than ``limit`` memory maps.
+
+    XLA maps memory for each program it compiles and ``train()`` compiles its own, so a
+    long session of runs (or of tests) would pass the kernel's limit on maps per process
+    and crash in the compiler. Clearing at a threshold keeps the small programs that
+    runs share in between. Returns whether it cleared.
+    """
+    if _memory_maps() <= (MAX_MEMORY_MAPS if limit is None else limit):
+        return False
+    import jax
+
+    jax.clear_caches()
+    return True
+
+
 def run(experiment: str, *, profile: str = "quick", seeds: int | Sequence[int] | None = None,
         out: str | Path | None = None, rerun: bool = False, progress: Progress = no_progress,
-        **overrides: Any) -> RunRecord:
+        label: str | None = None, **overrides: Any) -> RunRecord:
     """Run ``experiment`` (or serve it from the store) and return its record.
 
-    ``overrides`` are config fields, checked against their types and ranges.
+    ``overrides`` are config fields, checked against their types and ranges. ``label``
+    is stored in place of the profile's name (``falsify`` for falsifying settings, which
+    the report keeps apart from the experiment's own runs).
     """
     exp = registry.get(experiment)
     config = exp.config_for(profile, **overrides)
@@ -147,21 +177,78 @@ def run(experiment: str, *, profile: str = "quick", seeds: int | Sequence[int] |
                            figures=figures, cached=True, created=stored.created,
                            provenance=stored.provenance, out=out_dir)
     else:
-        results = exp.run(config, chosen, progress)
-        verdicts = exp.verdicts(results)
+        try:
+            results = exp.run(config, chosen, progress)
+        finally:
+            release_compiled_programs()
+        verdicts = exp.judge(results)
         rendered = {name: _render(fig) for name, fig in exp.figures(results).items()}
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         prov = provenance()
         figures = _write_figures(out_dir, exp.name, key, rendered)
-        store.save(key=key, profile=profile, results=results, verdicts=verdicts, figures=rendered,
+        store.save(key=key, profile=label or profile, results=results, verdicts=verdicts, figures=rendered,
                    created=created, provenance=prov)
-        record = RunRecord(key=key, experiment=exp.name, profile=profile, config=config,
+        record = RunRecord(key=key, experiment=exp.name, profile=label or profile, config=config,
                            seeds=chosen, results=results, verdicts=verdicts, figures=figures,
                            cached=False, created=created, provenance=prov, out=out_dir)
     from deeplimits.report.html import write_report
 
     write_report(out_dir)
     return record
+
+
+@dataclass
+class FalsificationRecord:
+    """A claim's falsifying setting and the run of it: ``falsified`` when it came out not_reproduced."""
+
+    experiment: str
+    claim_id: str
+    why: str
+    record: RunRecord
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.record.verdict(self.claim_id)
+
+    @property
+    def falsified(self) -> bool:
+        return self.verdict.status == "not_reproduced"
+
+
+def falsification_key(experiment: str, claim_id: str) -> str:
+    """The run key of a claim's falsifying setting (where the store keeps what it gave)."""
+    exp = registry.get(experiment)
+    claim = next((c for c in exp.claims if c.id == claim_id), None)
+    if claim is None:
+        raise ConfigError(f"{experiment} has no claim {claim_id!r}; its claims: "
+                          f"{', '.join(c.id for c in exp.claims)}")
+    if claim.falsified_by is None:
+        raise ConfigError(f"{claim_id} has no falsifying setting: {claim.unfalsifiable}")
+    f = claim.falsified_by
+    config = exp.config_for(f.profile, **f.overrides)
+    return run_key(exp.name, exp.version, to_dict(config), resolve_seeds(f.seeds, f.seeds))
+
+
+def falsify(experiment: str, claims: Sequence[str] | None = None, *, out: str | Path | None = None,
+            rerun: bool = False, progress: Progress = no_progress) -> list[FalsificationRecord]:
+    """Run each claim's falsifying setting (stored like any run; shared where two claims share one).
+
+    A claim is falsifiable in practice when its setting gives ``not_reproduced``.
+    Claims that no setting can falsify are skipped (``deeplimits show`` says why).
+    """
+    exp = registry.get(experiment)
+    chosen = [c for c in exp.claims if c.falsified_by is not None and (claims is None or c.id in claims)]
+    unknown = set(claims or ()) - {c.id for c in exp.claims}
+    if unknown:
+        raise ConfigError(f"{exp.name} has no claim {sorted(unknown)[0]!r}; its claims: "
+                          f"{', '.join(c.id for c in exp.claims)}")
+    out_records = []
+    for claim in chosen:
+        f = claim.falsified_by
+        record = run(exp.name, profile=f.profile, seeds=f.seeds, out=out, rerun=rerun, progress=progress,
+                     label=FALSIFY, **f.overrides)
+        out_records.append(FalsificationRecord(exp.name, claim.id, f.why, record))
+    return out_records
 
 
 def experiments() -> list[str]:

@@ -1,4 +1,4 @@
-"""The command line: ``deeplimits run | list | show | runs | report``.
+"""The command line: ``deeplimits run | falsify | list | show | runs | report``.
 
 Bad input (unknown experiment, unknown or ill-typed ``--set`` key, out-of-range
 values) prints one line to stderr and exits with code 2 before anything runs.
@@ -85,13 +85,64 @@ def run(
                 console.print(f"[yellow]{name}/{arm}: seeds {', '.join(bad)} diverged (NaN or inf loss); "
                               f"left out of the intervals[/]")
         for v in record.verdicts:
-            table.add_row(name, v.claim_id, _status(v.status), _fmt(v.estimate),
-                          f"[{_fmt(v.low)}, {_fmt(v.high)}]", str(v.n_seeds))
+            table.add_row(name, v.claim_id, _status(v.status) + ("*" if v.budget else ""), _fmt(v.estimate),
+                          f"[{_fmt(v.low)}, {_fmt(v.high)}]", _seeds(v))
             figure = record.figures.get(v.claim_id, {}).get("png")
-            notes.append(f"{v.claim_id}: measured = {v.quantity}\n  figure: {figure or 'none'}")
+            budget = f"\n  * at a {v.budget}" if v.budget else ""
+            notes.append(f"{v.claim_id}: measured = {v.quantity}{budget}\n  figure: {figure or 'none'}")
     console.print(table)
     console.print("\n".join(notes), highlight=False, soft_wrap=True)
     console.print(f"report (refreshed): {api.results_dir(out) / 'report.html'}", highlight=False, soft_wrap=True)
+
+
+def _seeds(v) -> str:
+    return f"{v.n_seeds} ({v.n_diverged} diverged)" if v.n_diverged else str(v.n_seeds)
+
+
+@app.command()
+def falsify(
+    experiments: list[str] = typer.Argument(..., help="experiment names, or 'all'"),
+    claims: list[str] = typer.Option([], "--claim", "-c", help="only these claims (repeatable)"),
+    out: Optional[Path] = OutOption,
+    rerun: bool = typer.Option(False, "--rerun", help="recompute even if the run is stored"),
+) -> None:
+    """Run each claim's falsifying setting: where the claim must come out not_reproduced.
+
+    A verdict that can never come out the other way is worth nothing; this shows that each
+    one can. Exits 1 if a setting did not falsify its claim.
+    """
+    try:
+        names = registry.names() if experiments == ["all"] else [registry.get(n).name for n in experiments]
+        known = {c.id for n in names for c in registry.get(n).claims}
+        unknown = [c for c in claims if c not in known]
+        if unknown:
+            raise ConfigError(f"no claim {unknown[0]!r} in {', '.join(names)}; claims: {', '.join(sorted(known))}")
+    except (ConfigError, UnknownExperimentError) as exc:
+        raise _fail(str(exc)) from None
+    lines, missed = [], 0
+    for name in names:
+        exp = registry.get(name)
+        wanted = [c.id for c in exp.claims if not claims or c.id in claims]
+        try:
+            with _progress() as bar:
+                done = api.falsify(name, wanted, out=out, rerun=rerun, progress=_advance(bar, f"{name} falsify"))
+        except KeyboardInterrupt:
+            errors.print(f"interrupted: nothing was stored for {name}")
+            raise typer.Exit(code=130) from None
+        for claim in exp.claims:
+            if claim.id in wanted and claim.falsified_by is None:
+                lines.append(f"{claim.id}: no falsifying setting; {claim.unfalsifiable}")
+        for f in done:
+            v = f.verdict
+            missed += not f.falsified
+            flipped = "[green]falsified: yes[/]" if f.falsified else "[red]falsified: NO[/]"
+            lines.append(f"{f.claim_id}: {_status(v.status)} {_fmt(v.estimate)} [{_fmt(v.low)}, {_fmt(v.high)}], "
+                         f"{flipped}\n  setting: {f.why} (run {f.record.key})")
+    console.print("falsifying settings: each claim must come out not_reproduced", highlight=False)
+    console.print("\n".join(lines), highlight=False, soft_wrap=True)
+    if missed:
+        errors.print(f"{missed} claim(s) did not come out not_reproduced in their falsifying setting", highlight=False)
+        raise typer.Exit(code=1)
 
 
 def _plan(names: list[str], profile: str, seeds: Optional[int], assignments: list[str]) -> list[tuple[str, dict]]:
@@ -151,8 +202,12 @@ def show(experiment: str = typer.Argument(..., help="experiment name")) -> None:
         raise _fail(str(exc)) from None
     console.print(f"[bold]{exp.name}[/] (version {exp.version}): {exp.title}")
     for claim in exp.claims:
-        console.print(f"\n[bold]claim {claim.id}[/]\n  {claim.statement}\n  source: {claim.source}\n"
-                      f"  expected: {claim.expected}", highlight=False)
+        f = claim.falsified_by
+        falsifiable = (f"falsified by ({f.profile} profile, {f.seeds} seeds, "
+                       f"{', '.join(f'{k}={_value(v)}' for k, v in f.overrides.items()) or 'as it is'}): {f.why}"
+                       if f else f"cannot be falsified: {claim.unfalsifiable}")
+        console.print(f"\n[bold]claim {claim.id}[/] ({claim.kind})\n  {claim.statement}\n  source: {claim.source}\n"
+                      f"  expected: {claim.expected}\n  {falsifiable}", highlight=False)
     console.print("\n[bold]arms[/] (quick profile)")
     for arm in exp.arms(exp.config_for("quick")):
         console.print(f"  {arm.name:<18} {arm.role:<8} {arm.description}", highlight=False)

@@ -27,13 +27,45 @@ PROFILES: tuple[str, ...] = ("smoke", "quick", "paper")
 
 
 @dataclass(frozen=True)
+class Falsification:
+    """A setting in which the claim must come out ``not_reproduced``: proof that it can.
+
+    ``overrides`` go on top of ``profile``; ``why`` says what changes and why the claim
+    must then fail. ``deeplimits falsify`` runs it, the tests assert the outcome and the
+    report shows what it gave.
+    """
+
+    why: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    profile: str = "smoke"
+    seeds: int = 4
+
+
+@dataclass(frozen=True)
 class Claim:
-    """One claim from the literature, in the source's terms."""
+    """One claim from the literature, in the source's terms.
+
+    ``kind``: ``trained`` when the verdict rests on trained arms (a broken trainer must
+    make it inconclusive), ``analytic`` when it is an exact or sampled computation at a
+    fixed network (no training). ``falsified_by``: the setting where the claim must fail;
+    a claim no setting can falsify says why in ``unfalsifiable`` instead. ``budget``: the
+    config fields that set the budget of the claim's failing arm; a run below the
+    paper's values there is labelled "reduced budget".
+    """
 
     id: str
     statement: str
     source: str
     expected: str
+    kind: Literal["trained", "analytic"] = "trained"
+    falsified_by: Falsification | None = None
+    unfalsifiable: str = ""
+    budget: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.falsified_by is None) == (not self.unfalsifiable):
+            raise ValueError(f"claim {self.id!r}: give either a falsifying setting (falsified_by) or, "
+                             f"if no setting can falsify it, why not (unfalsifiable)")
 
 
 @dataclass(frozen=True)
@@ -59,9 +91,12 @@ class Verdict:
     estimate: float
     low: float  # 95% interval over seeds (NaN when fewer than 2 seeds)
     high: float
-    n_seeds: int
+    n_seeds: int  # seeds that entered the main interval
     rule: str  # the rule and its thresholds, in words
     detail: str  # why this status, with the numbers behind it
+    n_diverged: int = 0  # the most seeds any check had to leave out (diverged runs)
+    notes: str = ""  # measured and shown, not judged ("; "-separated)
+    budget: str = ""  # "reduced budget: ..." when the failing arm ran below the paper's budget
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -95,6 +130,15 @@ class Results:
     wall_s: float = 0.0
 
 
+def reduced_budget(claim: Claim, config_cls: type, config: Mapping[str, Any]) -> str:
+    """The label of a run below the paper's budget, e.g. ``reduced budget: steps 20,000 (paper 50,000)``."""
+    paper = {f.name: f.default for f in dataclasses.fields(config_cls)}
+    cut = [f"{name} {config[name]:,} (paper {paper[name]:,})" for name in claim.budget
+           if isinstance(paper.get(name), (int, float)) and config.get(name) is not None
+           and config[name] < paper[name]]
+    return "reduced budget: " + ", ".join(cut) if cut else ""
+
+
 class Progress(Protocol):
     """Called as work advances: ``progress(label, done, total)``."""
 
@@ -123,6 +167,7 @@ class Experiment:
     profiles: ClassVar[Mapping[str, Mapping[str, Any]]]
     profile_notes: ClassVar[Mapping[str, str]] = {}  # profile -> how it differs from the source
     default_seeds: ClassVar[Mapping[str, int]] = {"smoke": 2, "quick": 8, "paper": 8}
+    untrained: ClassVar[Mapping[str, Any]] = {}  # overrides that set every learning rate to 0 (a broken trainer)
 
     def arms(self, config: Any) -> tuple[Arm, ...]:
         raise NotImplementedError
@@ -135,6 +180,14 @@ class Experiment:
 
     def figures(self, results: Results) -> dict[str, Figure]:
         raise NotImplementedError
+
+    def judge(self, results: Results) -> list[Verdict]:
+        """The verdicts of ``results``, one per claim, each labelled with a reduced budget."""
+        verdicts = self.verdicts(results)
+        if [v.claim_id for v in verdicts] != [c.id for c in self.claims]:
+            raise RuntimeError(f"{self.name}: verdicts {[v.claim_id for v in verdicts]} do not match its claims")
+        return [dataclasses.replace(v, budget=reduced_budget(claim, self.Config, results.config))
+                for claim, v in zip(self.claims, verdicts)]
 
     def config_for(self, profile: str, **overrides: Any) -> Any:
         """The validated config of ``profile`` with ``overrides`` applied on top."""

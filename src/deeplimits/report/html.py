@@ -26,7 +26,8 @@ from jinja2 import Environment
 from deeplimits import registry
 from deeplimits.experiment import Claim, Verdict
 from deeplimits.report.catalogue import CATALOGUE, NOT_TURNED_INTO_EXPERIMENTS, SOURCES
-from deeplimits.stats.rules import CONTROL_FAILED, STRADDLES
+from deeplimits.api import FALSIFY, falsification_key
+from deeplimits.stats.rules import LEADS
 from deeplimits.store import Store
 from deeplimits.store.sqlite import StoredRun
 
@@ -40,11 +41,20 @@ STATUS_WORDS = {
 
 
 @dataclass
+class FalsificationView:
+    why: str
+    setting: str  # profile, seeds and overrides in words
+    command: str  # how to run it
+    verdict: Verdict | None  # what it gave, if stored
+
+
+@dataclass
 class ClaimView:
     claim_id: str
     claim: Claim | None  # None when the experiment is no longer registered
     verdict: Verdict | None
     figure: str | None  # data: URI of the claim's PNG
+    falsification: FalsificationView | None = None
 
 
 @dataclass
@@ -58,6 +68,7 @@ class ExperimentView:
     claims: list[ClaimView]
     other_runs: list[StoredRun] = field(default_factory=list)
     extra_figures: list[tuple[str, str]] = field(default_factory=list)  # figures keyed by no claim
+    stale: bool = False  # the run is of an older version of the experiment than the one registered
 
 
 @dataclass
@@ -89,12 +100,12 @@ def _config_value(value: Any) -> str:
 
 def _lead(detail: str) -> str:
     """The sentence an inconclusive verdict's detail starts with, if any."""
-    return next((lead.rstrip(": ") for lead in (CONTROL_FAILED, STRADDLES) if detail.startswith(lead)), "")
+    return next((lead.rstrip(": ") for lead in LEADS if detail.startswith(lead)), "")
 
 
 def _checks(detail: str) -> list[str]:
     """A verdict's detail split into its checks, at "; " outside parentheses and brackets."""
-    for lead in (CONTROL_FAILED, STRADDLES):
+    for lead in LEADS:
         detail = detail.removeprefix(lead)
     parts, depth, current = [], 0, ""
     for i, char in enumerate(detail):
@@ -112,26 +123,46 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _chosen(runs: list[StoredRun]) -> tuple[StoredRun, list[StoredRun]]:
-    """The most thorough run (``runs`` come newest first) and the rest."""
-    best = min(runs, key=lambda r: (PROFILE_RANK.get(r.profile, 3), runs.index(r)))
+def _falsification(name: str, claim: Claim, store: Store) -> FalsificationView | None:
+    f = claim.falsified_by
+    if f is None:
+        return None
+    stored = store.get(falsification_key(name, claim.id))
+    verdict = next((v for v in stored.verdicts if v.claim_id == claim.id), None) if stored else None
+    overrides = ", ".join(f"{k} = {_config_value(v)}" for k, v in f.overrides.items()) or "no changes"
+    return FalsificationView(why=f.why, setting=f"{f.profile} profile, {f.seeds} seeds, {overrides}",
+                             command=f"deeplimits falsify {name} --claim {claim.id}", verdict=verdict)
+
+
+def _chosen(runs: list[StoredRun], version: int | None) -> tuple[StoredRun, list[StoredRun]]:
+    """The most thorough run of the current ``version`` (``runs`` come newest first) and the rest.
+
+    A run of an older version only stands in where no current one is stored: its verdicts
+    were judged by older rules.
+    """
+    best = min(runs, key=lambda r: (version is not None and r.version != version,
+                                    PROFILE_RANK.get(r.profile, 3), runs.index(r)))
     return best, [r for r in runs if r is not best]
 
 
 def _experiment_view(entry_id: str, name: str, title: str, source: str, runs: list[StoredRun],
                      store: Store) -> ExperimentView:
-    run, others = _chosen(runs)
     exp = registry.get(name) if name in registry.names() else None
+    run, others = _chosen(runs, exp.version if exp else None)
     figures = {fig: formats["png"] for fig, formats in store.figures(run.key).items() if "png" in formats}
     verdicts = {v.claim_id: v for v in run.verdicts}
     claim_ids = [c.id for c in exp.claims] if exp else list(verdicts)
-    claims = [ClaimView(claim_id=cid, claim=next((c for c in exp.claims if c.id == cid), None) if exp else None,
-                        verdict=verdicts.get(cid),
-                        figure=_data_uri(figures[cid]) if cid in figures else None) for cid in claim_ids]
+    claims = []
+    for cid in claim_ids:
+        claim = next((c for c in exp.claims if c.id == cid), None) if exp else None
+        claims.append(ClaimView(claim_id=cid, claim=claim, verdict=verdicts.get(cid),
+                                figure=_data_uri(figures[cid]) if cid in figures else None,
+                                falsification=_falsification(name, claim, store) if claim else None))
     extra = [(fig, _data_uri(png)) for fig, png in figures.items() if fig not in claim_ids]
     return ExperimentView(entry_id=entry_id, name=name, title=exp.title if exp else title, source=source,
                           run=run, profile_note=exp.profile_notes.get(run.profile, "") if exp else "",
-                          claims=claims, other_runs=others, extra_figures=extra)
+                          claims=claims, other_runs=others, extra_figures=extra,
+                          stale=exp is not None and run.version != exp.version)
 
 
 def build_report(out: Path) -> str:
@@ -139,7 +170,8 @@ def build_report(out: Path) -> str:
     store = Store(out)
     runs_by_experiment: dict[str, list[StoredRun]] = {}
     for run in store.runs():
-        runs_by_experiment.setdefault(run.experiment, []).append(run)
+        if run.profile != FALSIFY:  # falsifying runs are shown beside their claims, not as the experiment's
+            runs_by_experiment.setdefault(run.experiment, []).append(run)
 
     rows: list[Row] = []
     sections: list[ExperimentView] = []

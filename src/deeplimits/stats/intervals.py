@@ -1,8 +1,27 @@
-"""Interval estimates over seeds, with SciPy's bootstrap."""
+"""Interval estimates over seeds whose coverage holds at 5 to 8 seeds.
+
+- :func:`mean_interval`: the mean with a Student-t interval (SciPy's ``ttest_1samp``).
+  Its coverage is exact for normal values; measured by simulation (tests/test_stats.py,
+  ``benchmarks/interval_coverage.py``) it stays >= 0.93 on normal and >= 0.90 on
+  lognormal (σ = 0.5) values at 5 and 8 seeds, where the percentile bootstrap used
+  before covered 0.82-0.90. No interval reaches 95% on strongly skewed values at
+  5 seeds; a verdict whose quantity is that skewed says so in its rule.
+- :func:`share_interval`: a share of seeds with an exact Clopper-Pearson interval.
+- :func:`statistic_interval`: any other statistic with a BCa bootstrap (SciPy); meant
+  for many samples (test examples), not for a handful of seeds.
+
+Seeds whose value is not finite (their run diverged) are left out of the interval
+and counted in ``Interval.n_missing``. Where the quantity has known ``bounds`` (an
+accuracy lies in [0, 1]), the interval also records the widest it could be had those
+seeds taken any value within them (``worst_low``, ``worst_high``); without bounds
+that is unbounded. The verdict rules judge that widest interval, so a verdict that
+diverged seeds could change is inconclusive.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy import stats
@@ -19,11 +38,111 @@ class Interval:
     low: float
     high: float
     n: int  # seeds that entered the estimate (finite values)
+    n_missing: int = 0  # seeds left out: their value is not finite (the run diverged)
+    worst_low: float = np.nan  # the interval's ends had the missing seeds taken any value within
+    worst_high: float = np.nan  # the quantity's bounds (±inf without bounds); = low, high if none missing
+    method: str = "t"  # "t", "exact" (no spread), "clopper-pearson", "bca"
+
+    def __post_init__(self) -> None:
+        if np.isnan(self.worst_low) and np.isnan(self.worst_high):
+            object.__setattr__(self, "worst_low", self.low)
+            object.__setattr__(self, "worst_high", self.high)
+
+    @property
+    def seeds(self) -> int:
+        return self.n + self.n_missing
 
     def __str__(self) -> str:
+        missing = (f"; {self.n_missing} of {self.seeds} seeds diverged and were left out"
+                   if self.n_missing else "")
         if np.isnan(self.low):
-            return f"{self.estimate:.4g} (no interval: n={self.n})"
-        return f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}]"
+            return f"{self.estimate:.4g} (no interval: n={self.n}{missing})"
+        return f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}]{f' ({missing[2:]})' if missing else ''}"
+
+
+def _finite(values: np.ndarray) -> tuple[np.ndarray, int]:
+    x = np.asarray(values, dtype=np.float64).ravel()
+    keep = np.isfinite(x)
+    return x[keep], int((~keep).sum())
+
+
+def _t_bounds(x: np.ndarray, confidence: float) -> tuple[float, float]:
+    if x.size < 2:
+        return np.nan, np.nan
+    if np.ptp(x) == 0.0:  # no spread: the t interval degenerates to the point
+        return float(x[0]), float(x[0])
+    ci = stats.ttest_1samp(x, 0.0).confidence_interval(confidence)
+    return float(ci.low), float(ci.high)
+
+
+def mean_interval(values: np.ndarray, *, confidence: float = CONFIDENCE,
+                  bounds: tuple[float, float] | None = None) -> Interval:
+    """Mean over seeds with a Student-t interval; non-finite values are left out and counted.
+
+    ``bounds``: the range the quantity can take (e.g. ``(0, 1)`` for an accuracy), used to
+    bound what the left-out seeds could have done to the interval.
+    """
+    x, missing = _finite(values)
+    if x.size == 0:
+        return Interval(np.nan, np.nan, np.nan, 0, missing, -np.inf, np.inf)
+    estimate = float(np.mean(x))
+    low, high = _t_bounds(x, confidence)
+    method = "exact" if x.size >= 2 and np.ptp(x) == 0.0 else "t"
+    if not missing:
+        return Interval(estimate, low, high, int(x.size), method=method)
+    worst_low, worst_high = -np.inf, np.inf
+    if bounds is not None:
+        ends = [_t_bounds(np.concatenate([x, np.full(missing, b)]), confidence) for b in bounds]
+        worst_low = min(low, *(e[0] for e in ends)) if x.size >= 2 else min(e[0] for e in ends)
+        worst_high = max(high, *(e[1] for e in ends)) if x.size >= 2 else max(e[1] for e in ends)
+    return Interval(estimate, low, high, int(x.size), missing, worst_low, worst_high, method)
+
+
+def share_interval(hits: np.ndarray, *, confidence: float = CONFIDENCE) -> Interval:
+    """The share of seeds where ``hits`` is true, with an exact Clopper-Pearson interval.
+
+    ``hits`` may hold NaN for seeds that could not be judged (diverged): they are left
+    out, and the widest interval counts them once as hits and once as misses.
+    """
+    h = np.asarray(hits, dtype=np.float64).ravel()
+    judged = h[np.isfinite(h)].astype(bool)
+    missing, n = int((~np.isfinite(h)).sum()), int(judged.size)
+    if n == 0:
+        return Interval(np.nan, np.nan, np.nan, 0, missing, 0.0, 1.0, "clopper-pearson")
+
+    def exact(k: int, total: int) -> tuple[float, float]:
+        ci = stats.binomtest(k, total).proportion_ci(confidence_level=confidence, method="exact")
+        return float(ci.low), float(ci.high)
+
+    k = int(judged.sum())
+    low, high = exact(k, n)
+    worst_low, worst_high = low, high
+    if missing:
+        worst_low = min(low, exact(k, n + missing)[0])
+        worst_high = max(high, exact(k + missing, n + missing)[1])
+    return Interval(k / n, low, high, n, missing, worst_low, worst_high, "clopper-pearson")
+
+
+def statistic_interval(values: np.ndarray, statistic: Callable[..., np.ndarray], *,
+                       confidence: float = CONFIDENCE, seed: int = 0) -> Interval:
+    """``statistic(values)`` with a BCa bootstrap interval (SciPy), resampling seeded.
+
+    For statistics that are not a mean (a median, a calibration error) over many
+    samples; at a handful of seeds no bootstrap holds its coverage.
+    ``statistic`` takes an array and an ``axis`` keyword.
+    """
+    x, missing = _finite(values)
+    if x.size == 0:
+        return Interval(np.nan, np.nan, np.nan, 0, missing, -np.inf, np.inf, "bca")
+    estimate = float(statistic(x, axis=-1))
+    if x.size < 2 or np.ptp(x) == 0.0:
+        low = high = estimate if x.size >= 2 else np.nan
+        return Interval(estimate, low, high, int(x.size), missing, *((low, high) if not missing else
+                                                                     (-np.inf, np.inf)), "bca")
+    ci = stats.bootstrap((x,), statistic, confidence_level=confidence, n_resamples=N_RESAMPLES,
+                         method="BCa", rng=np.random.default_rng(seed)).confidence_interval
+    worst = (float(ci.low), float(ci.high)) if not missing else (-np.inf, np.inf)
+    return Interval(estimate, float(ci.low), float(ci.high), int(x.size), missing, *worst, "bca")
 
 
 def tail_mean(curve: np.ndarray, fraction: float = 0.1) -> np.ndarray:
@@ -39,25 +158,3 @@ def first_step_at_most(steps: np.ndarray, curve: np.ndarray, level: float) -> np
     """Per seed, the first evaluated step whose value is <= ``level`` (NaN if never): ``(S, E) -> (S,)``."""
     hit = np.asarray(curve) <= level
     return np.where(hit.any(axis=1), np.asarray(steps)[np.argmax(hit, axis=1)], np.nan)
-
-
-def mean_interval(values: np.ndarray, *, confidence: float = CONFIDENCE, seed: int = 0) -> Interval:
-    """Mean over seeds with a percentile-bootstrap interval; non-finite values are left out.
-
-    The resampling generator is seeded, so the same values always give the same interval.
-    """
-    x = np.asarray(values, dtype=np.float64).ravel()
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return Interval(np.nan, np.nan, np.nan, 0)
-    estimate = float(np.mean(x))
-    if x.size < 2:
-        return Interval(estimate, np.nan, np.nan, 1)
-    if np.ptp(x) == 0.0:
-        return Interval(estimate, estimate, estimate, int(x.size))
-    result = stats.bootstrap(
-        (x,), np.mean, confidence_level=confidence, n_resamples=N_RESAMPLES,
-        method="percentile", rng=np.random.default_rng(seed),
-    )
-    ci = result.confidence_interval
-    return Interval(estimate, float(ci.low), float(ci.high), int(x.size))

@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS verdicts (
     n_seeds INTEGER NOT NULL,
     rule TEXT NOT NULL,
     detail TEXT NOT NULL,
+    n_diverged INTEGER NOT NULL DEFAULT 0,
+    notes TEXT NOT NULL DEFAULT '',
+    budget TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run_key, claim_id)
 );
 CREATE TABLE IF NOT EXISTS figures (
@@ -53,6 +56,10 @@ CREATE TABLE IF NOT EXISTS figures (
     PRIMARY KEY (run_key, name, format)
 );
 """
+
+# verdict columns added after the first release: a store written before them gains them
+ADDED_VERDICT_COLUMNS = {"n_diverged": "INTEGER NOT NULL DEFAULT 0", "notes": "TEXT NOT NULL DEFAULT ''",
+                         "budget": "TEXT NOT NULL DEFAULT ''"}
 
 
 def run_key(experiment: str, version: int, config: dict[str, Any], seeds: tuple[int, ...]) -> str:
@@ -130,6 +137,11 @@ class Store:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.executescript(SCHEMA)
+        have = {row[1] for row in connection.execute("PRAGMA table_info(verdicts)")}
+        with connection:
+            for column, declaration in ADDED_VERDICT_COLUMNS.items():
+                if column not in have:
+                    connection.execute(f"ALTER TABLE verdicts ADD COLUMN {column} {declaration}")
         return connection
 
     def save(self, *, key: str, profile: str, results: Results, verdicts: list[Verdict],
@@ -146,9 +158,10 @@ class Store:
                      created, results.wall_s, json.dumps(provenance, sort_keys=True),
                      pack_results(results)))
                 connection.executemany(
-                    "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO verdicts (run_key, claim_id, status, quantity, estimate, low, high, n_seeds, "
+                    "rule, detail, n_diverged, notes, budget) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(key, v.claim_id, v.status, v.quantity, v.estimate, v.low, v.high,
-                      v.n_seeds, v.rule, v.detail) for v in verdicts])
+                      v.n_seeds, v.rule, v.detail, v.n_diverged, v.notes, v.budget) for v in verdicts])
                 connection.executemany(
                     "INSERT INTO figures VALUES (?, ?, ?, ?)",
                     [(key, name, fmt, data) for name, formats in figures.items()
@@ -170,7 +183,8 @@ class Store:
         verdicts = tuple(
             Verdict(claim_id=v["claim_id"], status=v["status"], quantity=v["quantity"],
                     estimate=_nan(v["estimate"]), low=_nan(v["low"]), high=_nan(v["high"]),
-                    n_seeds=v["n_seeds"], rule=v["rule"], detail=v["detail"])
+                    n_seeds=v["n_seeds"], rule=v["rule"], detail=v["detail"], n_diverged=v["n_diverged"],
+                    notes=v["notes"], budget=v["budget"])
             for v in self._rows("SELECT * FROM verdicts WHERE run_key = ? ORDER BY rowid", (row["key"],)))
         return StoredRun(key=row["key"], experiment=row["experiment"], version=row["version"],
                          profile=row["profile"], config=json.loads(row["config"]),

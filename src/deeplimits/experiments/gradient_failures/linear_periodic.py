@@ -39,10 +39,11 @@ import optax
 from deeplimits.config import ConfigError, param, to_dict
 from deeplimits.diagnostics import split_sample_variance, target_gradients
 from deeplimits.engine import derive_key, derive_keys, one_hidden_layer_relu, train
-from deeplimits.experiment import Arm, ArmResults, Claim, Experiment, Progress, Results, Verdict, no_progress
+from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
+                                   no_progress)
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure, plot_band
-from deeplimits.stats import PASS, Check, at_least, at_most, decide, describe, mean_interval, tail_mean
+from deeplimits.stats import UNSURE, Check, at_least, at_most, decide, describe, mean_interval, note, tail_mean
 
 NAME = "linear-periodic"
 LEARNED_R2 = 0.9  # the control has learned when its final R^2 interval is >= 0.9
@@ -57,6 +58,11 @@ CLAIM_TRAINING = Claim(
               "but not for large r.",
     source="Shalev-Shwartz, Shamir & Shammah 2017, §2.1, Theorem 2 (no experiment in the paper)",
     expected="Learning stops as r grows (the paper gives no numbers).",
+    budget=("steps", "batch_size"),
+    falsified_by=Falsification(
+        why="with r <= 2 as the largest norm the cosine varies slowly enough that the network learns it",
+        profile="quick", seeds=5, overrides={"radii": (0.5, 2.0), "variance_radii": (1.0, 2.0, 4.0),
+                                             "variance_dims": (2, 4), "variance_samples": 1_024}),
 )
 CLAIM_VARIANCE = Claim(
     id="linear-periodic-variance",
@@ -64,6 +70,12 @@ CLAIM_VARIANCE = Claim(
               "O(exp(-Omega(d)) + exp(-Omega(r))).",
     source="Shalev-Shwartz, Shamir & Shammah 2017, §2.1, Theorem 2 (Shamir 2016)",
     expected="Exponentially small variance in r and d (a bound; no numbers in the paper).",
+    kind="analytic",
+    budget=("variance_samples", "variance_targets"),
+    falsified_by=Falsification(
+        why="with r <= 1.5 as the largest norm of the sweep the variance has not yet fallen from its peak",
+        profile="quick", seeds=5, overrides={"variance_radii": (0.5, 1.0, 1.5), "variance_dims": (2, 4),
+                                             "steps": 500, "eval_every": 250}),
 )
 
 
@@ -181,7 +193,7 @@ def gradient_variance(config: Config, seeds: tuple[int, ...], progress: Progress
 class LinearPeriodic(Experiment):
     name = NAME
     catalogue = "A2"
-    version = 1
+    version = 2  # 2: Student-t intervals, judged controls for every trained claim, notes apart from checks
     title = "Periodic functions of a linear map: the gradient hardly depends on the target"
     family = "gradient_failures"
     claims = (CLAIM_TRAINING, CLAIM_VARIANCE)
@@ -194,6 +206,7 @@ class LinearPeriodic(Experiment):
                   "variance_samples": 8_192},
         "paper": {},
     }
+    untrained = {"learning_rate": 0.0}
     profile_notes = {
         "smoke": "d = 4, 200 iterations, tiny variance estimates: checks the plumbing, not the claim",
         "quick": "d = 10, r in {1, 2, 4, 8}, 10,000 Adam iterations; variance from 2 x 8,192 samples "
@@ -229,7 +242,7 @@ class LinearPeriodic(Experiment):
         guard = describe(f"r={radii[0]:g} (control) final R^2", control, at_least(control, LEARNED_R2),
                          f">= {LEARNED_R2}")
         if len(radii) == 1:
-            guard = Check("control", guard.interval, "unsure", "only one r was run: no control")
+            guard = Check("control", guard.interval, UNSURE, "only one r was run: no control")
         rule = (f"reproduced if the 95% interval of the final R^2 (mean of the last {FINAL_FRACTION:.0%} "
                 f"of evaluations) at the largest r is <= {FAILED_R2} while the smallest r (control) "
                 f"reaches an interval >= {LEARNED_R2}")
@@ -249,14 +262,15 @@ class LinearPeriodic(Experiment):
                             f">= 10x the noise floor (|Var| at r={NULL_RADIUS:g}: {floor})")
         dims, by_d = diag["variance_dims"], diag["variance_by_dim"]
         exponent = mean_interval(np.polyfit(np.log(dims), np.log(np.abs(by_d)).T, 1)[0])
-        info = Check("d", exponent, PASS, f"at fixed r={results.config['variance_fixed_radius']:g}, Var "
-                     f"scales as d^{exponent.estimate:.2f} over d={dims[0]}..{dims[-1]} (reported, not judged: "
-                     f"the bound's r-term does not shrink with d)")
-        rule = (f"reproduced if, at d={results.config['dim']}, the variance at the largest r ({r_max:g}) is "
-                f"at most {DROP} of its peak over r (interval of the per-seed ratio), the peak being "
-                f"resolved above 10x the estimator's noise floor")
+        info = note("d", exponent, f"at fixed r={results.config['variance_fixed_radius']:g}, Var scales as "
+                    f"d^{exponent.estimate:.2f} over d={dims[0]}..{dims[-1]} (the bound's r-term does not "
+                    f"shrink with d)")
+        rule = (f"analytic check at the network's initialisation: reproduced if, at d={results.config['dim']}, "
+                f"the variance at the largest r ({r_max:g}) is at most {DROP} of its peak over r (interval "
+                f"of the per-seed ratio), the peak being resolved above 10x the estimator's noise floor; the "
+                f"ratio is skewed over seeds, so at 5-8 seeds its interval may cover less than 95%")
         return decide(claim_id=CLAIM_VARIANCE.id, quantity=f"Var at r={r_max:g} relative to its peak over r",
-                      rule=rule, main=main, extra=(resolved, info))
+                      rule=rule, main=main, extra=(resolved,), notes=(info,))
 
     def figures(self, results: Results) -> dict:
         return {CLAIM_TRAINING.id: self._figure_training(results),

@@ -1,0 +1,56 @@
+"""Every claim can come out the other way: in its falsifying setting it must be `not_reproduced`.
+
+A verdict that no setting can flip is worth nothing. Each claim declares the setting
+(`Claim.falsified_by`) where the truth is known to flip; this runs it. A claim that no
+setting can falsify (an identity) says so in its statement.
+"""
+
+import pytest
+
+import deeplimits
+from deeplimits import registry
+
+CLAIMS = [(exp.name, claim) for exp in registry.all_experiments() for claim in exp.claims]
+# Claims whose falsifying setting does not yet give `not_reproduced`, and why (strict: an
+# unexpected pass fails, so this list cannot go stale).
+NOT_YET = {
+    "tuple-lines-snr": "with this network's initialisation the k = 1 SNR is not resolved from zero at any "
+                       "affordable sample size, so the verdict stays inconclusive (issue 12 brings the "
+                       "authors' initialisation and an antithetic estimator)",
+    "pwl-autoencoder-kinks": "the kink metric is lenient: at n = 8 an auto-encoder with curve error 0.002 still "
+                             "has kink error 0.68, and no auto-encoder we trained (n = 8, k = 1 or 3, three "
+                             "widths and two learning rates) got below 0.1; issue 12 judges the kink error at "
+                             "matched curve error",
+}
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory):
+    """One store for the module: claims that share a falsifying setting share its run."""
+    return tmp_path_factory.mktemp("falsify")
+
+
+def _falsifiable():
+    for name, claim in CLAIMS:
+        if claim.falsified_by:
+            marks = [pytest.mark.xfail(reason=NOT_YET[claim.id], strict=True)] if claim.id in NOT_YET else []
+            yield pytest.param(name, claim, id=claim.id, marks=marks)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "claim"), list(_falsifiable()))
+def test_the_falsifying_setting_flips_the_verdict(name, claim, shared_store):
+    (done,) = deeplimits.falsify(name, [claim.id], out=shared_store)
+    assert done.verdict.status == "not_reproduced", done.verdict.detail
+    assert done.record.profile == "falsify"
+
+
+@pytest.mark.parametrize(("name", "claim"), [c for c in CLAIMS if not c[1].falsified_by],
+                         ids=[c.id for _, c in CLAIMS if not c.falsified_by])
+def test_a_claim_no_setting_can_falsify_says_so(name, claim):
+    assert claim.kind == "analytic", "only an exact computation can be beyond falsification"
+    assert "no setting can falsify" in claim.statement and len(claim.unfalsifiable) > 40
+
+
+def test_the_not_yet_list_names_real_claims():
+    assert set(NOT_YET) <= {c.id for _, c in CLAIMS if c.falsified_by}
