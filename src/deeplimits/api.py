@@ -137,15 +137,15 @@ def _memory_maps() -> int:
         return 0
 
 
-def release_compiled_programs(limit: int | None = None) -> bool:
-    """Drop every compiled program once the process holds more than ``limit`` memory maps.
+def release_compiled_programs() -> bool:
+    """Drop every compiled program once the process holds more than ``MAX_MEMORY_MAPS`` memory maps.
 
     XLA maps memory for each program it compiles and ``train()`` compiles its own, so a
     long session of runs (or of tests) would pass the kernel's limit on maps per process
     and crash in the compiler. Clearing at a threshold keeps the small programs that
     runs share in between. Returns whether it cleared.
     """
-    if _memory_maps() <= (MAX_MEMORY_MAPS if limit is None else limit):
+    if _memory_maps() <= MAX_MEMORY_MAPS:
         return False
     import jax
 
