@@ -58,3 +58,36 @@ def test_noise_at_a_uniform_allocation_matches_the_closed_form():
     exact_end_to_end = (k - 1) / k**2 - (k - 1) / (d * k**3)
     assert float(noise["end-to-end"]) == pytest.approx(exact_end_to_end, rel=0.02)
     assert float(exact_objective(model, best)) == pytest.approx(-1 / k)
+
+
+def test_the_authors_initialisation():
+    """Weights truncated normal (2 std) with std 1/sqrt(d), the bias zero (dec_vs_e2e_stocks.py)."""
+    d, k = 1000, 50
+    model = Allocation(key=jax.random.key(3), n_inputs=d, stocks=k)
+    w = np.asarray(model.weight)
+    assert np.all(np.asarray(model.bias) == 0) and np.max(np.abs(w)) <= 2 / np.sqrt(d) + 1e-7
+    assert np.std(w) == pytest.approx(0.8796 / np.sqrt(d), rel=0.02)  # a truncated normal's std is 0.88 of its scale
+    assert Allocation(key=jax.random.key(3), n_inputs=d, stocks=k, bias=False).bias is None
+
+
+def test_one_examples_bias_gradient_is_its_logit_gradient():
+    """The bias and the column W[:, x] receive the same gradient from one example: the bias's noise is the
+    logit noise, and only its signal (the mean over all inputs) differs."""
+    k, d = 6, 9
+    model = Allocation(key=jax.random.key(4), n_inputs=d, stocks=k)
+    z = jnp.array([1.0, -1.0, 1.0, 1.0, -1.0, -1.0])
+    grads = jax.grad(batch_loss(end_to_end_objective))(model, (jnp.array([4]), jnp.array([2]), z[None]))
+    np.testing.assert_allclose(grads.bias, grads.weight[:, 4], rtol=1e-6)
+    assert float(jnp.abs(grads.weight).sum() - jnp.abs(grads.weight[:, 4]).sum()) == 0.0
+
+
+def test_bias_signal_at_a_uniform_allocation_is_the_imbalance_of_the_best_stocks():
+    """At W = 0 the decomposition logit gradient of input x is -(e_y - 1/k)/k, so the bias's mean gradient
+    is -(freq - 1/k)/k with freq the share of inputs whose best stock is each k: signal ||.||^2."""
+    d, k = 40, 8
+    model = Allocation(key=jax.random.key(0), n_inputs=d, stocks=k)
+    model = eqx.tree_at(lambda m: m.weight, model, jnp.zeros((k, d)))
+    best = jax.random.randint(jax.random.key(1), (d,), 0, k)
+    freq = np.bincount(np.asarray(best), minlength=k) / d
+    noise = per_example_noise(model, best, jax.random.key(2), 256)
+    assert float(noise["bias-signal"]) == pytest.approx(np.sum((freq - 1 / k) ** 2) / k**2, rel=1e-5)

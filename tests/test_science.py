@@ -1,4 +1,4 @@
-"""Quick-profile verdicts must match the sources (CI runs these; about a minute each).
+"""Quick-profile verdicts are what we measured (CI runs these; one to eight minutes each on 2 cores).
 
 The settings where each claim must come out the other way are in test_falsifiability.py."""
 
@@ -27,27 +27,28 @@ def test_linear_periodic_quick_reproduces_the_claims():
 
 
 @pytest.mark.slow
-def test_portfolio_quick_verdicts_are_what_we_measured():
-    """The variance ratio is k, as the paper says. The training claim does NOT reproduce here:
-    with Adam (lr 0.1) end-to-end reaches the optimum too, only ~1.4x later (see the note
-    in the module docstring). The controls must work, so this is a measured disagreement."""
+def test_portfolio_quick_reproduces_fig_4_in_the_authors_setting_and_the_ablations_close_the_gap():
+    """With the authors' bias, init and Adam(0.1, 0.9, 0.99, 1e-5), end-to-end stalls at k = 1000; without the bias
+    the gap closes (the result hinges on it). Under SGD, each at its best rate, end-to-end is slower."""
     record = deeplimits.run("portfolio", profile="quick")
-    assert record.verdict("portfolio-variance-ratio").status == "reproduced"
-    training = record.verdict("portfolio-end-to-end-slower")
-    assert training.status == "not_reproduced", training.detail
-    assert "control did not succeed" not in training.detail
+    for claim in ("portfolio-end-to-end-slower", "portfolio-end-to-end-slower-sgd", "portfolio-variance-ratio"):
+        assert record.verdict(claim).status == "reproduced", record.verdict(claim).detail
+    arms = record.results.arms
+    assert arms["end-to-end-k1000"].final["objective"].mean() > -0.6  # stalls
+    gap = arms["end-to-end-k1000-no-bias"].final["objective"] - arms["decomposition-k1000-no-bias"].final["objective"]
+    assert np.abs(gap).max() < 0.01
 
 
 @pytest.mark.slow
 def test_tuple_lines_quick_verdicts():
-    """End-to-end stalls at k = 3 while decomposition and the k = 1 control learn. The SNR at
-    initialisation is below this profile's resolution for both estimators, so its verdict must
-    say inconclusive (and why) rather than pretend."""
+    """End-to-end stalls at k = 3 while decomposition and the k = 1 control learn. The SNR, measured on the
+    paper's network with the antithetic estimator, is resolved at k = 1 and falls with k; whether it is below
+    float32 resolution at k = 3 is beyond this profile's resolution, so that verdict must say inconclusive."""
     record = deeplimits.run("tuple-lines", profile="quick")
-    training = record.verdict("tuple-lines-end-to-end-stalls")
-    assert training.status == "reproduced", training.detail
-    snr = record.verdict("tuple-lines-snr")
-    assert snr.status == "inconclusive" and "resolution" in snr.detail, snr.detail
+    for claim in ("tuple-lines-end-to-end-stalls", "tuple-lines-snr"):
+        assert record.verdict(claim).status == "reproduced", record.verdict(claim).detail
+    below = record.verdict("tuple-lines-snr-float32")
+    assert below.status == "inconclusive" and "straddles" in below.detail, below.detail
 
 
 @pytest.mark.slow
@@ -62,7 +63,14 @@ def test_pwl_curves_quick_reproduces_the_paper():
 
 
 @pytest.mark.slow
-def test_flat_activations_quick_reproduces_the_paper():
+def test_flat_activations_quick_verdicts_in_the_authors_setting():
+    """In the authors' setting the approximation learns from starts inside the data and fails from 4 sd out and
+    beyond; forward-only is as accurate as the best other arm but not measurably better; the networks draw the
+    few steps the data meet without blurring them by our measure (see the module docstring)."""
     record = deeplimits.run("flat-activations", profile="quick")
-    for verdict in record.verdicts:
-        assert verdict.status == "reproduced", verdict.detail
+    bias = record.verdict("flat-approximation-bias-sensitive")
+    assert bias.status == "reproduced", bias.detail
+    best = record.verdict("flat-forward-only-best")
+    assert best.status == "inconclusive" and "straddles" in best.detail, best.detail
+    blur = record.verdict("flat-boundaries-blurred")
+    assert blur.status == "not_reproduced", blur.detail

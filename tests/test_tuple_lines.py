@@ -8,11 +8,12 @@ import pytest
 from deeplimits.experiments.gradient_failures.tuple_lines import (
     Config,
     TupleNet,
+    antithetic_signal_and_noise,
     draw_lines,
     line_parameters,
+    mirror_first_image,
     render_lines,
     sample_tuples,
-    signal_and_noise,
 )
 
 SIZE, LOW, HIGH = 28, 5.0, 23.0
@@ -53,17 +54,56 @@ def test_tuple_label_is_the_parity_of_the_image_labels():
     assert net(images[0]).shape == () and net.scores(images[0]).shape == (3,)
 
 
-def test_signal_and_noise_are_unbiased():
+def test_antithetic_signal_and_noise_are_unbiased_and_the_sign_flip_null_is_zero():
+    """Pairs whose label-driven parts cancel: g = mu + y a + e, g' = mu - y a + e' (y = +-1)."""
     rng = np.random.default_rng(0)
-    mean, scale, n = np.array([0.3, -0.1, 0.2]), np.array([1.0, 2.0, 0.5]), 20
-    signals, noises = [], []
+    mean, drive, scale, m = np.array([0.3, -0.1, 0.2]), np.array([2.0, -1.0, 3.0]), np.array([1.0, 2.0, 0.5]), 20
+    signals, noises, nulls = [], [], []
     for _ in range(3000):
-        grads = mean + scale * rng.normal(size=(n, 3))
-        s, v = signal_and_noise(jnp.asarray(grads))
+        y = rng.choice([-1.0, 1.0], size=(m, 1))
+        g = mean + y * drive + scale * rng.normal(size=(m, 3))
+        mirrored = mean - y * drive + scale * rng.normal(size=(m, 3))
+        s, v = antithetic_signal_and_noise(jnp.asarray(g), jnp.asarray(mirrored))
+        null, _ = antithetic_signal_and_noise(jnp.asarray(g), jnp.asarray(mirrored),
+                                              jnp.asarray(rng.choice([-1.0, 1.0], size=m)))
         signals.append(float(s))
         noises.append(float(v))
-    assert np.mean(noises) == pytest.approx(np.sum(scale**2), rel=0.02)
-    assert np.mean(signals) == pytest.approx(np.sum(mean**2), abs=0.01)  # ||mean||^2 = 0.14
+        nulls.append(float(null))
+    assert np.mean(noises) == pytest.approx(np.sum(drive**2 + scale**2), rel=0.02)
+    assert np.mean(signals) == pytest.approx(np.sum(mean**2), abs=0.005)  # ||mean||^2 = 0.14
+    assert np.mean(nulls) == pytest.approx(0.0, abs=0.005)
+    # the pair mean cancels the drive: its spread is far below a single example's
+    assert np.std(signals) < 0.05 * np.sum(drive**2)
+
+
+def test_a_mirrored_line_is_the_line_at_the_supplementary_angle():
+    """Reversing the columns maps angle a to pi - a and the centre column c to size - 1 - c: the
+    same distribution, the opposite label (exactly, except for rounding ties)."""
+    length, centre, angle = line_parameters(jax.random.key(7), 2000, size=SIZE, min_length=LOW, max_length=HIGH)
+    images = render_lines(length, centre, angle, size=SIZE, max_length=HIGH)
+    flipped_centre = centre.at[:, 0].set(SIZE - 1 - centre[:, 0])
+    expected = render_lines(length, flipped_centre, math.pi - angle, size=SIZE, max_length=HIGH)
+    same = np.all(np.asarray(images[:, :, ::-1]) == np.asarray(expected), axis=(1, 2))
+    assert same.mean() >= 0.99
+    tuples, labels = images.reshape(1000, 2, SIZE, SIZE), jnp.where(angle < math.pi / 2, 1.0, -1.0).reshape(1000, 2)
+    mirrored, flipped, flipped_label = mirror_first_image(tuples, labels, jnp.prod(labels, axis=1))
+    assert np.array_equal(mirrored[:, 0], tuples[:, 0, :, ::-1]) and np.array_equal(mirrored[:, 1], tuples[:, 1])
+    assert np.array_equal(flipped[:, 0], -labels[:, 0]) and np.array_equal(flipped_label, -jnp.prod(labels, axis=1))
+
+
+def test_the_authors_initialisation():
+    """Truncated normal at 2 std with std 1/sqrt(input channels); zero biases; the first convolution's
+    std is 1/sqrt(image size), as in the authors' code."""
+    config = Config()
+    net = TupleNet(key=jax.random.key(8), config=config, k=2)
+    layers = [(net.scorer.convs[0], 28), (net.scorer.convs[1], 16), (net.scorer.dense[0], 16 * 49),
+              (net.scorer.dense[1], 50), (net.scorer.out, 100), (net.hidden, 2), (net.out, 100)]
+    for layer, fan in layers:
+        w = np.asarray(layer.weight).ravel()
+        assert np.all(np.asarray(layer.bias) == 0)
+        assert np.max(np.abs(w)) <= 2 * fan**-0.5 + 1e-7
+        if w.size >= 1000:  # a truncated normal's std is 0.88 of its parameter
+            assert np.std(w) == pytest.approx(0.8796 * fan**-0.5, rel=0.05)
 
 
 @pytest.mark.parametrize("decomposition", [False, True])
@@ -79,5 +119,6 @@ def test_fast_last_layer_gradients_equal_autodiff_of_the_whole_loss(decompositio
         return jnp.concatenate([grads.scorer.out.weight.ravel(), grads.scorer.out.bias.ravel()])
 
     expected = jnp.stack([plain(i) for i in range(7)])
-    np.testing.assert_allclose(last_layer_gradients(net, images, labels, label, decomposition), expected,
+    features = jax.vmap(jax.vmap(net.scorer.features))(images)
+    np.testing.assert_allclose(last_layer_gradients(net, features, labels, label, decomposition), expected,
                                rtol=1e-5, atol=1e-6)

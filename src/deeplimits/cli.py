@@ -55,7 +55,8 @@ def _status(status: str) -> str:
 @app.command()
 def run(
     experiments: list[str] = typer.Argument(..., help="experiment names, or 'all'"),
-    profile: str = typer.Option("quick", "--profile", "-p", help=f"one of: {', '.join(PROFILES)}"),
+    profile: str = typer.Option("quick", "--profile", "-p",
+                                help=f"{', '.join(PROFILES)}, or one of an experiment's own (see `show`)"),
     seeds: Optional[int] = typer.Option(None, "--seeds", "-n",
                                         help="number of seeds (default: the experiment's for the "
                                              "profile, see `show`)"),
