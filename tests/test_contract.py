@@ -2,6 +2,7 @@
 
 import functools
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -52,6 +53,7 @@ def test_every_claim_gets_a_verdict_and_a_figure(name):
         assert plots or images, name
         assert all(ax.get_xlabel() and ax.get_ylabel() for ax in plots), name  # plotted axes: labelled
         assert all(ax.get_title() for ax in images), name  # image panels: each says what it shows
+        plt.close(fig)
 
 
 @pytest.mark.parametrize("name", registry.names())
