@@ -427,9 +427,10 @@ class Portfolio(Experiment):
             arm = results.arms[f"{e}-k{k}{suffix}"]
             iterations = iterations_to_solve(arm, steps)
             iv = mean_interval(iterations, bounds=(0.0, float(steps)))
-            never = int(np.sum(iterations >= steps) - np.sum(arm.curves["objective"][:, -1] <= SOLVED))
+            never = int(np.sum(np.isnan(first_step_at_most(arm.steps, arm.curves["objective"], SOLVED))
+                               & ~arm.diverged))
             out.append(note(f"{e}{suffix} iterations", iv, f"k={k} {e}{suffix}: iterations to loss <= {SOLVED} "
-                            f"{iv} ({max(never, 0)} of {len(iterations)} seeds never got there, counted as {steps})"))
+                            f"{iv} ({never} of {len(iterations)} seeds never got there, counted as {steps})"))
         return out
 
     def _verdict_training(self, results: Results) -> Verdict:
