@@ -60,3 +60,29 @@ def test_bad_input_exits_2_with_one_line_and_stores_nothing(results_home, args, 
     assert result.exit_code == 2
     assert message in result.output and result.output.count("error:") == 1
     assert Store(results_home).runs() == []
+
+
+def test_the_command_keeps_compiled_programs_on_disk(tmp_path):
+    """`deeplimits` (a new process each time) writes its compiled programs to the persistent cache, so the
+    next command with the same shapes skips the compiler; `off` keeps nothing, anywhere."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "from deeplimits.cli import main; main()", "run", "parity", "-p", "smoke",
+               "-n", "1", "-s", "steps=100", "-s", "variance_max_dim=4", "-s", "sampled_dims=",
+               "--out", str(tmp_path / "results"), "--rerun"]
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "DEEPLIMITS_COMPILATION_CACHE")}
+    env["HOME"] = str(tmp_path / "home")
+
+    def run(**settings):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**env, **settings})
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    default = tmp_path / "home" / ".cache" / "deeplimits" / "jax"
+    run()
+    assert len(list(default.iterdir())) > 0
+    shutil.rmtree(default)
+    run(DEEPLIMITS_COMPILATION_CACHE="off")
+    assert not default.exists()

@@ -1,5 +1,10 @@
 """The compiled, seed-vectorised loop against itself and against the plain loop."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -7,7 +12,7 @@ import numpy as np
 import optax
 import pytest
 
-from deeplimits.engine import derive_key, derive_keys, numpy_rng, one_hidden_layer_relu, train
+from deeplimits.engine import derive_key, derive_keys, numpy_rng, one_hidden_layer_relu, random_signs, train
 
 D, BATCH = 6, 32
 
@@ -52,13 +57,100 @@ def test_rerun_is_bit_identical():
 
 
 @pytest.mark.parametrize("seeds_by", ["vmap", "map"])
-@pytest.mark.parametrize("alone", [0, 3, 7])
-def test_seed_alone_equals_seed_inside_a_batch_of_8(alone, seeds_by):
-    batch = _run(tuple(range(8)), steps=60, eval_every=20, seeds_by=seeds_by)
-    single = _run((alone,), steps=60, eval_every=20, seeds_by=seeds_by)
-    assert np.array_equal(single.loss[0], batch.loss[alone])
-    assert np.array_equal(single.metrics["accuracy"][0], batch.metrics["accuracy"][alone])
-    assert _same(_leaves(single, 0), _leaves(batch, alone))
+def test_seed_alone_equals_seed_inside_batches_of_every_size(seeds_by):
+    """Every seed runs in the same instance program whatever the batch (1, 3, 8, 9 or 17 seeds:
+    each pads differently to fill the devices and, with vmap, whole blocks)."""
+    batches = {n: _run(tuple(range(n)), steps=60, eval_every=20, seeds_by=seeds_by) for n in (3, 8, 9, 17)}
+    for alone in (0, 2, 7, 16):
+        single = _run((alone,), steps=60, eval_every=20, seeds_by=seeds_by)
+        for n, batch in batches.items():
+            if alone < n:
+                assert np.array_equal(single.loss[0], batch.loss[alone]), (alone, n)
+                assert np.array_equal(single.metrics["accuracy"][0], batch.metrics["accuracy"][alone]), (alone, n)
+                assert _same(_leaves(single, 0), _leaves(batch, alone)), (alone, n)
+
+
+def test_seeds_are_spread_over_one_device_per_core():
+    from deeplimits.engine.devices import mesh
+
+    from deeplimits.engine.devices import device_count, usable_cores
+
+    assert mesh().size == len(jax.devices())
+    if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+        assert len(jax.devices()) == device_count()
+        assert device_count() == int(os.environ.get("DEEPLIMITS_CPU_DEVICES") or usable_cores())
+
+
+def test_a_repeated_train_reuses_its_compiled_program():
+    from deeplimits.engine import devices
+
+    _run((0, 1), steps=30, eval_every=10)
+    before = dict(devices.stats)
+    _run((0, 1), steps=30, eval_every=10)  # new closures, same program: no compilation
+    assert devices.stats["compiled"] == before["compiled"] and devices.stats["reused"] == before["reused"] + 1
+    _run((0, 1), steps=30, eval_every=10, optimizer=optax.sgd(0.07))  # another constant: another program
+    assert devices.stats["compiled"] == before["compiled"] + 1
+
+
+@pytest.mark.parametrize("factory, exact", [(optax.sgd, True), (optax.adam, False)])
+def test_a_learning_rate_held_in_the_state_shares_one_program(factory, exact):
+    """Bit-identical to the plain optimizer for SGD; for Adam equal to float32 rounding (XLA folds a
+    constant rate in another order), which is why the experiments use it for SGD only."""
+    from deeplimits.engine import devices, runtime_learning_rate
+
+    plain = _run((0, 1), steps=40, eval_every=20, optimizer=factory(0.03))
+    held = _run((0, 1), steps=40, eval_every=20, optimizer=runtime_learning_rate(factory, 0.03))
+    if exact:
+        assert np.array_equal(plain.loss, held.loss) and _same(_leaves(plain, slice(None)), _leaves(held, slice(None)))
+    np.testing.assert_allclose(plain.loss, held.loss, rtol=1e-5)
+    before = devices.stats["compiled"]
+    frozen = runtime_learning_rate(factory, 0.0)
+    other = _run((0, 1), steps=40, eval_every=20, optimizer=frozen)
+    assert devices.stats["compiled"] == before  # another rate, the same program
+    shorter = _run((0, 1), steps=20, eval_every=20, optimizer=frozen)
+    assert _same(_leaves(other, slice(None)), _leaves(shorter, slice(None)))  # at rate 0 nothing moved
+    assert not _same(_leaves(other, slice(None)), _leaves(held, slice(None)))
+
+
+def test_results_do_not_depend_on_the_number_of_devices(tmp_path):
+    """The same seeds with 1 and with 3 host devices (subprocesses: the count is fixed at start-up)."""
+    script = ("import sys, numpy as np, deeplimits, jax; sys.path.insert(0, %r); import test_engine as t; "
+              "log = t._run((0, 1, 2), steps=40, eval_every=20); np.save(sys.argv[1], log.loss); "
+              "print(len(jax.devices()))") % str(Path(__file__).parent)
+    losses = {}
+    for count in ("1", "3"):
+        out = tmp_path / f"loss{count}.npy"
+        done = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True,
+                              env={**os.environ, "DEEPLIMITS_CPU_DEVICES": count}, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split()[-1] == count
+        losses[count] = np.load(out)
+    assert np.array_equal(losses["1"], losses["3"])
+
+
+def test_a_bad_device_count_is_one_clear_line():
+    done = subprocess.run([sys.executable, "-c", "import deeplimits"], capture_output=True, text=True,
+                          env={**os.environ, "DEEPLIMITS_CPU_DEVICES": "two"}, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["DEEPLIMITS_CPU_DEVICES='two': expected a whole number of "
+                                                "devices >= 1"]
+
+
+def test_random_signs_are_the_bits_of_the_random_words():
+    key = jax.random.key(7)
+    signs = np.asarray(random_signs(key, (5, 13)))  # 65 signs: three words, the last one partly used
+    words = np.asarray(jax.random.bits(key, (3,), jnp.uint32))
+    bits = (words[:, None] >> np.arange(32, dtype=np.uint32)) & 1
+    assert signs.dtype == np.float32 and signs.shape == (5, 13)
+    assert np.array_equal(signs.reshape(-1), 1.0 - 2.0 * bits.reshape(-1)[:65])
+
+
+def test_random_signs_are_fair_and_independent():
+    signs = np.asarray(random_signs(jax.random.key(0), (4096, 64)))
+    assert set(np.unique(signs)) == {-1.0, 1.0}
+    assert abs(signs.mean()) < 4 / np.sqrt(signs.size)  # 4 standard errors
+    correlation = signs.T @ signs / signs.shape[0]  # (64, 64): identity up to noise
+    assert np.abs(correlation - np.eye(64)).max() < 5 / np.sqrt(signs.shape[0])
 
 
 def test_scanned_loop_equals_plain_python_loop():
@@ -121,3 +213,5 @@ def test_keys_depend_on_experiment_arm_and_seed_only():
 def test_bad_step_counts_are_rejected():
     with pytest.raises(ValueError, match="steps and eval_every must be >= 1"):
         _run((0,), steps=0, eval_every=1)
+    with pytest.raises(ValueError, match="seeds_by='rows': expected 'auto', 'vmap' or 'map'"):
+        _run((0,), steps=1, eval_every=1, seeds_by="rows")

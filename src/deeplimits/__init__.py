@@ -9,6 +9,11 @@
 
 __version__ = "0.1.0"
 
+# One JAX device per CPU core, which must be asked for before JAX starts (engine/devices.py).
+from deeplimits.engine.devices import use_every_core  # noqa: E402
+
+use_every_core()
+
 from deeplimits.api import FalsificationRecord, RunRecord, experiments, falsify, run  # noqa: E402
 from deeplimits.config import ConfigError  # noqa: E402
 from deeplimits.experiment import Arm, ArmResults, Claim, Experiment, Results, Verdict  # noqa: E402

@@ -85,7 +85,7 @@ def provenance() -> dict[str, Any]:
         "jax": jax.__version__,
         "numpy": numpy.__version__,
         "python": platform.python_version(),
-        "device": f"{device.platform}: {getattr(device, 'device_kind', device)}",
+        "device": f"{device.platform}: {getattr(device, 'device_kind', device)} x {len(jax.devices())}",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
     }
 
@@ -140,15 +140,18 @@ def _memory_maps() -> int:
 def release_compiled_programs() -> bool:
     """Drop every compiled program once the process holds more than ``MAX_MEMORY_MAPS`` memory maps.
 
-    XLA maps memory for each program it compiles and ``train()`` compiles its own, so a
-    long session of runs (or of tests) would pass the kernel's limit on maps per process
-    and crash in the compiler. Clearing at a threshold keeps the small programs that
-    runs share in between. Returns whether it cleared.
+    XLA maps memory for each program it compiles, and ``train()`` keeps every distinct
+    program for reuse, so a long session of runs (or of tests) would pass the kernel's
+    limit on maps per process and crash in the compiler. Clearing at a threshold keeps
+    the programs that runs share in between. Returns whether it cleared.
     """
     if _memory_maps() <= MAX_MEMORY_MAPS:
         return False
     import jax
 
+    from deeplimits.engine.devices import forget_programs
+
+    forget_programs()
     jax.clear_caches()
     return True
 

@@ -272,6 +272,11 @@ def _display_available() -> bool:
 
 
 def main() -> None:
+    from deeplimits.engine import enable_persistent_cache
+
+    # Compiled programs on disk: a second command with the same shapes skips XLA's compiler.
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    enable_persistent_cache(cache_home / "deeplimits" / "jax")
     app()
 
 

@@ -1,7 +1,10 @@
-"""Training loop, key derivation and shared models."""
-from deeplimits.engine.keys import derive_key, derive_keys, numpy_rng
+"""Training loop, key derivation, devices and shared models."""
+from deeplimits.engine.devices import enable_persistent_cache, use_every_core
+from deeplimits.engine.keys import derive_key, derive_keys, numpy_rng, random_signs
 from deeplimits.engine.models import flat_grad_size, one_hidden_layer_relu
+from deeplimits.engine.optimizers import runtime_learning_rate
 from deeplimits.engine.train import TrainLog, train
 
-__all__ = ["TrainLog", "derive_key", "derive_keys", "flat_grad_size", "numpy_rng",
-           "one_hidden_layer_relu", "train"]
+__all__ = ["TrainLog", "derive_key", "derive_keys", "enable_persistent_cache", "flat_grad_size", "numpy_rng",
+           "one_hidden_layer_relu", "random_signs", "runtime_learning_rate", "train",
+           "use_every_core"]

@@ -1,11 +1,19 @@
 """The training loop shared by every experiment.
 
-Seeds are vectorised with ``vmap`` and the step loop is a ``lax.scan`` compiled
-once; it runs in chunks of ``eval_every`` steps so that Python can evaluate,
-report progress and honour Ctrl-C between chunks. The step key of step ``t`` is
-``fold_in(train_key, t)``, so results do not depend on the chunking. The seed
-axis is padded to a multiple of ``SEED_BLOCK``, so seed ``s`` run alone is
-bit-identical to seed ``s`` inside a batch.
+The step loop is a ``lax.scan`` compiled once; it runs in chunks of
+``eval_every`` steps so that Python can evaluate, report progress and honour
+Ctrl-C between chunks. The step key of step ``t`` is ``fold_in(train_key, t)``,
+so results do not depend on the chunking.
+
+Seeds are spread over the devices (on a CPU, one per core: see
+``engine/devices.py``). On each device one fixed program, an *instance*, trains
+its seeds one after another in a loop whose length is a run-time value. An
+instance is one model (``seeds_by="map"``, the default on a CPU) or a block of
+``SEED_BLOCK`` models vectorised with ``vmap`` (``"vmap"``, the default on an
+accelerator, and for models so small that one alone cannot keep a core busy).
+Whatever the number of seeds, every seed is computed by the same instance
+program, so seed ``s`` run alone is bit-identical to seed ``s`` inside a batch;
+seeds are padded (with copies, whose results are dropped) to fill every device.
 
 ``loop="python"`` is the plain reference path: one seed at a time, one jitted
 step per Python iteration. Tests check that both paths agree.
@@ -22,14 +30,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import NamedSharding, PartitionSpec
 
+from deeplimits.engine import devices
 from deeplimits.experiment import Progress, no_progress
 
 Model = Any
 Batch = Any
 LossFn = Callable[[Model, Batch], jax.Array]
 GradFn = Callable[[Model, Batch], tuple[jax.Array, Model]]
-SEED_BLOCK = 8  # seeds are trained in whole blocks of this many (padding is discarded)
+SEED_BLOCK = 8  # models per instance with seeds_by="vmap"
+SEEDS = PartitionSpec("seeds")
 
 
 @dataclass
@@ -54,6 +65,11 @@ def _chunk_lengths(steps: int, eval_every: int) -> list[int]:
     return [eval_every] * full + ([rest] if rest else [])
 
 
+def default_seeds_by() -> Literal["vmap", "map"]:
+    """``map`` on a CPU (one model per core is as fast and needs no padding), ``vmap`` elsewhere."""
+    return "map" if jax.default_backend() == "cpu" else "vmap"
+
+
 def train(
     *,
     keys: jax.Array,
@@ -69,7 +85,7 @@ def train(
     progress: Progress = no_progress,
     label: str = "train",
     loop: Literal["scan", "python"] = "scan",
-    seeds_by: Literal["vmap", "map"] = "vmap",
+    seeds_by: Literal["auto", "vmap", "map"] = "auto",
 ) -> TrainLog:
     """Train one model per key (``keys`` is ``(S,)``) and evaluate every ``eval_every`` steps.
 
@@ -78,22 +94,23 @@ def train(
     ``evaluate(model, data, key)`` returns metrics (scalars, or arrays such as a
     reconstruction, which come back as ``(S, E, *shape)``); ``grad_fn(model, batch) ->
     (loss, grads)`` replaces the gradient (default: the gradient of ``loss``) for
-    non-gradient update rules. ``seeds_by="map"`` runs the seeds one after another
-    inside the compiled chunk instead of vectorising them: for models whose
-    per-seed batch already fills the machine (CNNs) it costs no speed, needs no
-    padding, and is bit-identical alone and in a batch by construction.
+    non-gradient update rules. ``seeds_by`` chooses the instance (module docstring):
+    ``"auto"`` is :func:`default_seeds_by`; an experiment whose model is tiny passes ``"vmap"``.
     """
     if steps < 1 or eval_every < 1:
         raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
+    if seeds_by not in ("auto", "vmap", "map"):
+        raise ValueError(f"seeds_by={seeds_by!r}: expected 'auto', 'vmap' or 'map'")
     grad_fn = grad_fn or eqx.filter_value_and_grad(loss)
     n_seeds = keys.shape[0]
-    if loop == "scan" and seeds_by == "vmap" and n_seeds % SEED_BLOCK:
-        # XLA vectorises across the seed axis (and drops an axis of size 1), so a
-        # batch of another size adds the same numbers in another order. Padding
-        # to whole blocks keeps seed s bit-identical alone and in any batch.
-        pad = np.arange(SEED_BLOCK - n_seeds % SEED_BLOCK) % n_seeds
-        keys = jnp.concatenate([keys, keys[pad]])
-        data = jax.tree.map(lambda leaf: jnp.concatenate([leaf, leaf[pad]]), data)
+    block = 1
+    if loop == "scan":
+        block = SEED_BLOCK if (default_seeds_by() if seeds_by == "auto" else seeds_by) == "vmap" else 1
+        per_round = block * devices.mesh().size
+        pad = np.arange(-n_seeds % per_round) % n_seeds  # copies of real seeds, dropped at the end
+        if pad.size:
+            keys = jnp.concatenate([keys, keys[pad]])
+            data = jax.tree.map(lambda leaf: jnp.concatenate([leaf, leaf[pad]]), data)
     init_keys, train_keys, eval_keys = _split_keys(keys)
 
     def step(params, opt_state, static, data, train_key, t):
@@ -110,62 +127,88 @@ def train(
     run = _train_scan if loop == "scan" else _train_python
     steps_at, metrics, losses, diverged, params, static = run(
         step, metrics_of, init, optimizer, data, init_keys, train_keys, eval_keys,
-        _chunk_lengths(steps, eval_every), progress, label, *((seeds_by,) if loop == "scan" else ()),
+        _chunk_lengths(steps, eval_every), progress, label, *((block,) if loop == "scan" else ()),
     )
     diverged = diverged[:n_seeds]
     metrics = {k: np.where(diverged.reshape((-1,) + (1,) * (v.ndim - 1)), np.nan, v[:n_seeds])
                for k, v in metrics.items()}
-    params = jax.tree.map(lambda leaf: leaf[:n_seeds], params)
+    params = jax.tree.map(lambda leaf: np.asarray(leaf[:n_seeds]), params)
     return TrainLog(
         steps=np.asarray(steps_at), metrics=metrics, loss=losses[:n_seeds], diverged=diverged,
         models=eqx.combine(params, static), wall_s=time.perf_counter() - start,
     )
 
 
+def _chunk_program(step, metrics_of, static, length: int, block: int, mesh):
+    """One chunk of ``length`` steps for every seed: each device loops over its instances."""
+
+    def one_seed(params, opt_state, diverged, data, train_key, eval_key, t0, eval_index):
+        # The loss is summed in the carry, in step order, so that every path
+        # (batched, alone, plain loop) adds the same numbers the same way.
+        def body(carry, t):
+            params, opt_state, diverged, total = carry
+            params, opt_state, value = step(params, opt_state, static, data, train_key, t)
+            return (params, opt_state, diverged | ~jnp.isfinite(value), total + value), None
+
+        carry = (params, opt_state, diverged, jnp.zeros((), jnp.float32))
+        (params, opt_state, diverged, total), _ = jax.lax.scan(body, carry, t0 + jnp.arange(length))
+        return params, opt_state, diverged, total / length, metrics_of(params, static, data, eval_key, eval_index)
+
+    def instance(seeds, i, t0, eval_index):
+        if block == 1:
+            return one_seed(*jax.tree.map(lambda leaf: leaf[i], seeds), t0, eval_index)
+        sliced = jax.tree.map(lambda leaf: jax.lax.dynamic_slice_in_dim(leaf, i * block, block), seeds)
+        return jax.vmap(one_seed, in_axes=(0,) * 6 + (None, None))(*sliced, t0, eval_index)
+
+    def on_device(seeds, count, t0, eval_index):
+        # `count` (instances on this device) is a run-time value, so XLA never unrolls
+        # or simplifies the loop for a particular number of seeds.
+        local = jax.tree.leaves(seeds)[0].shape[0]
+        shapes = jax.eval_shape(lambda: instance(seeds, 0, t0, eval_index))
+        out = jax.tree.map(lambda s: jnp.zeros((local,) + s.shape[(block > 1):], s.dtype), shapes)
+
+        def body(i, out):
+            values = instance(seeds, i, t0, eval_index)
+            return jax.tree.map(
+                lambda o, v: jax.lax.dynamic_update_slice_in_dim(o, v if block > 1 else v[None], i * block, 0),
+                out, values)
+
+        return jax.lax.fori_loop(0, count[0], body, out)
+
+    return jax.shard_map(on_device, mesh=mesh, in_specs=(SEEDS, SEEDS, PartitionSpec(), PartitionSpec()),
+                         out_specs=SEEDS, check_vma=False)
+
+
 def _train_scan(step, metrics_of, init, optimizer, data, init_keys, train_keys, eval_keys,
-                chunks, progress, label, seeds_by):
+                chunks, progress, label, block):
+    mesh = devices.mesh()
+    sharded = NamedSharding(mesh, SEEDS)
     models = eqx.filter_vmap(init)(init_keys)
     params, static = eqx.partition(models, eqx.is_inexact_array)
     opt_state = jax.vmap(optimizer.init)(params)
-
-    @eqx.filter_jit
-    def run_chunk(params, opt_state, diverged, data, train_keys, eval_keys, t0, length, eval_index):
-        def one_seed(params, opt_state, diverged, data, train_key, eval_key):
-            # The loss is summed in the carry, in step order, so that every path
-            # (batched, alone, plain loop) adds the same numbers the same way.
-            def body(carry, t):
-                params, opt_state, diverged, total = carry
-                params, opt_state, value = step(params, opt_state, static, data, train_key, t)
-                return (params, opt_state, diverged | ~jnp.isfinite(value), total + value), None
-
-            carry = (params, opt_state, diverged, jnp.zeros((), jnp.float32))
-            (params, opt_state, diverged, total), _ = jax.lax.scan(
-                body, carry, t0 + jnp.arange(length)
-            )
-            metrics = metrics_of(params, static, data, eval_key, eval_index)
-            return params, opt_state, diverged, total / length, metrics
-
-        args = (params, opt_state, diverged, data, train_keys, eval_keys)
-        if seeds_by == "map":
-            return jax.lax.map(lambda a: one_seed(*a), args)
-        return jax.vmap(one_seed)(*args)
-
     n_seeds = init_keys.shape[0]
     diverged = jnp.zeros(n_seeds, dtype=bool)
+    state = jax.device_put((params, opt_state, diverged), sharded)
+    fixed = jax.device_put((data, train_keys, eval_keys), sharded)
+    count = jax.device_put(jnp.full(mesh.size, n_seeds // (block * mesh.size), jnp.int32), sharded)
+    programs: dict[int, Callable] = {}
     steps_at, losses, metric_rows = [], [], []
     done, total = 0, sum(chunks)
     progress(label, 0, total)
     for index, length in enumerate(chunks):
-        params, opt_state, diverged, loss, metrics = run_chunk(
-            params, opt_state, diverged, data, train_keys, eval_keys,
-            jnp.asarray(done), length, jnp.asarray(index),
-        )
+        args = ((*state, *fixed), count, jnp.asarray(done), jnp.asarray(index))
+        if length not in programs:
+            programs[length] = devices.compiled(_chunk_program(step, metrics_of, static, length, block, mesh),
+                                                *args)
+        params, opt_state, diverged, loss, metrics = programs[length](*args)
+        state = (params, opt_state, diverged)
         done += length
         steps_at.append(done)
         losses.append(np.asarray(loss))
         metric_rows.append({k: np.asarray(v) for k, v in metrics.items()})
         progress(label, done, total)
     metrics = {k: np.stack([row[k] for row in metric_rows], axis=1) for k in metric_rows[0]}
+    params, _, diverged = state
     return steps_at, metrics, np.stack(losses, axis=1), np.asarray(diverged), params, static
 
 

@@ -214,7 +214,7 @@ def gradient_variance(config: Config, seeds: tuple[int, ...], progress: Progress
 class LinearPeriodic(Experiment):
     name = NAME
     catalogue = "A2"
-    version = 3  # 3: d = 20, the share of seeds that learn, a capacity control
+    version = 4  # 4: one model per core (engine layout): numbers differ in rounding; 3: d = 20, shares, capacity
     title = "Periodic functions of a linear map: the gradient hardly depends on the target"
     family = "gradient_failures"
     claims = (CLAIM_TRAINING, CLAIM_VARIANCE)

@@ -49,7 +49,8 @@ from deeplimits.diagnostics import (
     target_gradients,
     variance_over_targets,
 )
-from deeplimits.engine import derive_key, derive_keys, numpy_rng, one_hidden_layer_relu, train
+from deeplimits.engine import (derive_key, derive_keys, numpy_rng, one_hidden_layer_relu, random_signs,
+                               runtime_learning_rate, train)
 from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
                                    no_progress)
 from deeplimits.registry import register
@@ -133,7 +134,7 @@ def hidden_subset(d: int, subset_size: int | None, seed: int) -> jax.Array:
 
 
 def sample_parity(subset: jax.Array, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
-    x = jax.random.rademacher(key, (n, subset.shape[0]), dtype=jnp.float32)  # (n, d)
+    x = random_signs(key, (n, subset.shape[0]))  # (n, d)
     return x, jnp.prod(jnp.where(subset, x, 1.0), axis=1)  # (n,)
 
 
@@ -157,7 +158,7 @@ def train_sgd(config: Config, d: int, seeds: tuple[int, ...], progress: Progress
         keys=derive_keys(NAME, arm, seeds),
         init=lambda key: one_hidden_layer_relu(key=key, in_size=d, width=config.width_factor * d),
         loss=loss,
-        optimizer=optax.sgd(config.learning_rate),
+        optimizer=runtime_learning_rate(optax.sgd, config.learning_rate),
         sample_batch=lambda subset, key: sample_parity(subset, key, config.batch_size),
         evaluate=evaluate,
         data=subsets,
@@ -279,7 +280,7 @@ def log2_slope(dims: np.ndarray, values: np.ndarray) -> np.ndarray:
 class Parity(Experiment):
     name = NAME
     catalogue = "A1"
-    version = 3  # 3: split-sample variance beyond enumeration, to d = 30
+    version = 4  # 4: x drawn 32 signs to a random word (engine.random_signs); 3: split-sample variance
     title = "Random parities: SGD gets no information from the gradient"
     family = "gradient_failures"
     claims = (CLAIM_SGD, CLAIM_VARIANCE)

@@ -1,0 +1,111 @@
+"""Where seeds run: one JAX device per CPU core, and a cache of compiled programs.
+
+XLA runs one program on a CPU with little parallelism for models this small, so
+the engine spreads seeds over one *host device per core* (``jax_num_cpu_devices``),
+each running its share one after another. That has to be set before JAX starts
+its backends, which is why ``import deeplimits`` calls :func:`use_every_core`
+first. ``DEEPLIMITS_CPU_DEVICES`` overrides the count (``1``: a single device).
+If JAX has already started, the engine uses the devices it has: results are
+the same, only slower.
+
+A compiled program is kept under a fingerprint of its lowered text, so a second
+``train()`` with the same model, shapes, update rule and chunk length reuses it
+(tracing is repeated, compiling is not). :func:`enable_persistent_cache` keeps
+them on disk across processes too (the CLI does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+ENV_DEVICES = "DEEPLIMITS_CPU_DEVICES"
+ENV_CACHE = "DEEPLIMITS_COMPILATION_CACHE"
+
+_programs: dict[str, Any] = {}
+stats = {"compiled": 0, "reused": 0}
+
+
+def use_every_core() -> int | None:
+    """Ask JAX for one CPU device per core; returns the count asked for, or None if too late."""
+    import jax
+
+    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "") and \
+            not os.environ.get(ENV_DEVICES):
+        return None  # the user chose a count through XLA's own flag
+    count = device_count()
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # the backends already started: keep what they have
+        return None
+    return count
+
+
+def device_count() -> int:
+    """CPU devices to ask for: ``DEEPLIMITS_CPU_DEVICES``, else one per core (bad input: one line, exit 2)."""
+    wanted = os.environ.get(ENV_DEVICES, "").strip()
+    if not wanted:
+        return usable_cores()
+    if not wanted.isdigit() or int(wanted) < 1:
+        sys.stderr.write(f"{ENV_DEVICES}={wanted!r}: expected a whole number of devices >= 1\n")
+        raise SystemExit(2)
+    return int(wanted)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system tells it)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def mesh():
+    """A one-axis mesh (``seeds``) over every device of the default backend."""
+    import jax
+    from jax.sharding import Mesh
+
+    return Mesh(np.array(jax.devices()), ("seeds",))
+
+
+def compiled(fn: Callable, *args: Any) -> Callable:
+    """``jax.jit(fn)`` compiled for ``args``, or the program compiled before for the same text."""
+    import jax
+
+    lowered = jax.jit(fn).lower(*args)
+    key = hashlib.sha256(lowered.as_text().encode()).hexdigest()
+    program = _programs.get(key)
+    if program is None:
+        program = _programs[key] = lowered.compile()
+        stats["compiled"] += 1
+    else:
+        stats["reused"] += 1
+    return program
+
+
+def forget_programs() -> None:
+    """Drop the kept programs (with ``jax.clear_caches()``, to give their memory back)."""
+    _programs.clear()
+
+
+def enable_persistent_cache(path: str | Path | None = None) -> Path | None:
+    """Keep compiled programs on disk (``DEEPLIMITS_COMPILATION_CACHE``, else ``path``); ``off`` disables."""
+    import jax
+
+    chosen = os.environ.get(ENV_CACHE) or path
+    if not chosen or str(chosen).lower() == "off":
+        return None
+    folder = Path(chosen).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # a cache is an optimisation: never a reason to fail a run
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return folder
