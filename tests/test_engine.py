@@ -92,6 +92,16 @@ def test_a_repeated_train_reuses_its_compiled_program():
     assert devices.stats["compiled"] == before["compiled"] + 1
 
 
+def test_programs_that_compute_the_same_but_name_their_outputs_otherwise_are_not_confused():
+    def evaluate_as(name):
+        return lambda model, subset, key: {name: jnp.sum(jax.vmap(model)(jnp.ones((4, D))))}
+
+    first = _run((0,), steps=10, eval_every=10, evaluate=evaluate_as("first"))
+    second = _run((0,), steps=10, eval_every=10, evaluate=evaluate_as("second"))
+    assert set(first.metrics) == {"first"} and set(second.metrics) == {"second"}
+    assert np.array_equal(first.metrics["first"], second.metrics["second"])
+
+
 @pytest.mark.parametrize("factory, exact", [(optax.sgd, True), (optax.adam, False)])
 def test_a_learning_rate_held_in_the_state_shares_one_program(factory, exact):
     """Bit-identical to the plain optimizer for SGD; for Adam equal to float32 rounding (XLA folds a

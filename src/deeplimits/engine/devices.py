@@ -8,7 +8,8 @@ first. ``DEEPLIMITS_CPU_DEVICES`` overrides the count (``1``: a single device).
 If JAX has already started, the engine uses the devices it has: results are
 the same, only slower.
 
-A compiled program is kept under a fingerprint of its lowered text, so a second
+A compiled program is kept under a fingerprint of its lowered text (and of its
+input and output structure), so a second
 ``train()`` with the same model, shapes, update rule and chunk length reuses it
 (tracing is repeated, compiling is not). :func:`enable_persistent_cache` keeps
 them on disk across processes too (the CLI does).
@@ -78,7 +79,10 @@ def compiled(fn: Callable, *args: Any) -> Callable:
     import jax
 
     lowered = jax.jit(fn).lower(*args)
-    key = hashlib.sha256(lowered.as_text().encode()).hexdigest()
+    # Two programs that compute the same but return {"a": x} and {"b": x} must not share. The
+    # text names outputs only in debug attributes, so the tree structures are keyed explicitly.
+    text = f"{lowered.as_text()}\n{lowered.in_tree}\n{lowered.out_tree}"
+    key = hashlib.sha256(text.encode()).hexdigest()
     program = _programs.get(key)
     if program is None:
         program = _programs[key] = lowered.compile()
