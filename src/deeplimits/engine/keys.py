@@ -37,8 +37,8 @@ def numpy_rng(experiment: str, arm: str, seed: int) -> np.random.Generator:
 def random_signs(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     """Independent uniform ±1 (float32) of ``shape``, 32 from each random word.
 
-    ``jax.random.rademacher`` spends a 32-bit word on each sign; in the parity and
-    portfolio loops drawing the signs cost more than the network. Each bit of a
+    ``jax.random.rademacher`` spends a 32-bit word on each sign; in the parity loop that
+    was about a quarter of a training step (measured). Each bit of a
     ``jax.random.bits`` word is an independent fair coin, so this draws the same
     distribution from 32 times fewer words.
     """

@@ -10,7 +10,8 @@ Seeds are spread over the devices (on a CPU, one per core: see
 its seeds one after another in a loop whose length is a run-time value. An
 instance is one model (``seeds_by="map"``, the default on a CPU) or a block of
 ``SEED_BLOCK`` models vectorised with ``vmap`` (``"vmap"``, the default on an
-accelerator, and for models so small that one alone cannot keep a core busy).
+accelerator; on this CPU it was no faster for the parity network at 128 seeds and
+slower at 8, where it pads to a block per device).
 Whatever the number of seeds, every seed is computed by the same instance
 program, so seed ``s`` run alone is bit-identical to seed ``s`` inside a batch;
 seeds are padded (with copies, whose results are dropped) to fill every device.
@@ -95,7 +96,7 @@ def train(
     reconstruction, which come back as ``(S, E, *shape)``); ``grad_fn(model, batch) ->
     (loss, grads)`` replaces the gradient (default: the gradient of ``loss``) for
     non-gradient update rules. ``seeds_by`` chooses the instance (module docstring):
-    ``"auto"`` is :func:`default_seeds_by`; an experiment whose model is tiny passes ``"vmap"``.
+    ``"auto"`` is :func:`default_seeds_by`.
     """
     if steps < 1 or eval_every < 1:
         raise ValueError(f"steps and eval_every must be >= 1, got {steps} and {eval_every}")
