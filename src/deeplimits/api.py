@@ -12,19 +12,29 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
+import numbers
+import operator
 import os
 import platform
+import socket
 import subprocess
+import tempfile
+import threading
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
+
+import numpy as np
 
 from deeplimits import registry
 from deeplimits.config import ConfigError, to_dict
 from deeplimits.experiment import Progress, Results, Verdict, no_progress
-from deeplimits.store import Store, run_key
+from deeplimits.store import Store, StoreError, check_results_dir, run_key
 
 MAX_SEED = 2**31 - 1
+MAX_SEEDS = 1024  # per run: 128x a quick profile's 8 seeds, minutes to hours of training
 FALSIFY = "falsify"  # the profile label of a stored falsifying run
 FIGURE_FORMATS = ("png", "svg")
 
@@ -51,25 +61,47 @@ class RunRecord:
 
 
 def results_dir(out: str | Path | None = None) -> Path:
-    return Path(out or os.environ.get("DEEPLIMITS_HOME") or "deeplimits-results")
+    """``out``, else ``$DEEPLIMITS_HOME``, else ``./deeplimits-results``; a file there is refused (:class:`StoreError`)."""
+    path = Path(out or os.environ.get("DEEPLIMITS_HOME") or "deeplimits-results")
+    check_results_dir(path)
+    return path
 
 
 def resolve_seeds(seeds: int | Sequence[int] | None, default: int) -> tuple[int, ...]:
-    """``None``: seeds 0..default-1; ``N``: seeds 0..N-1; a sequence: those seeds."""
+    """``None``: seeds 0..default-1; ``N``: seeds 0..N-1; a sequence: those seeds.
+
+    Counts and seeds may be Python or NumPy integers; anything else (``2.0``, ``"2"``, ``True``)
+    is refused with one line, as are more than :data:`MAX_SEEDS` seeds.
+    """
     if seeds is None:
         return tuple(range(default))
-    if isinstance(seeds, bool):
-        raise ConfigError(f"seeds={seeds!r}: expected a count >= 1 or a list of seeds")
-    if isinstance(seeds, int):
-        if seeds < 1:
-            raise ConfigError(f"seeds={seeds}: expected a count >= 1")
-        return tuple(range(seeds))
-    chosen = tuple(seeds)
+    if _is_integer(seeds):
+        count = operator.index(seeds)
+        if count < 1:
+            raise ConfigError(f"seeds={count}: expected a count >= 1")
+        _check_seed_count(count, default)
+        return tuple(range(count))
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise ConfigError(f"seeds={seeds!r}: expected a count (an integer >= 1) or a list of seeds")
+    listed = list(seeds)
+    if not all(_is_integer(s) and 0 <= s <= MAX_SEED for s in listed):
+        raise ConfigError(f"seeds={listed!r}: each seed must be an integer in 0..{MAX_SEED}")
+    chosen = tuple(operator.index(s) for s in listed)
     if not chosen or len(set(chosen)) != len(chosen):
         raise ConfigError(f"seeds={list(chosen)}: expected distinct seeds, at least one")
-    if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in chosen):
-        raise ConfigError(f"seeds={list(chosen)}: each seed must be an integer in 0..{MAX_SEED}")
+    _check_seed_count(len(chosen), default)
     return chosen
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_seed_count(count: int, default: int) -> None:
+    if count > MAX_SEEDS:
+        raise ConfigError(f"seeds={count}: at most {MAX_SEEDS} seeds per run (time and memory grow with seeds: "
+                          f"{count} seeds cost about {count / default:.0f}x the profile's default of {default}); "
+                          f"split the seeds over several runs")
 
 
 def provenance() -> dict[str, Any]:
@@ -111,17 +143,32 @@ def _render(figure: Any) -> dict[str, bytes]:
     return rendered
 
 
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``path`` through a uniquely named temporary file in the same folder, then rename it.
+
+    Readers see the old file or the new one, never half of one, and two processes writing the
+    same path at once never share a temporary file (the later rename wins).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _write_figures(out: Path, experiment: str, key: str,
                    figures: dict[str, dict[str, bytes]]) -> dict[str, dict[str, Path]]:
+    """Export a stored run's figures as files (only after the run is in the store: no orphans)."""
     folder = out / "figures" / experiment / key
-    folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, dict[str, Path]] = {}
     for name, formats in figures.items():
         for fmt, data in formats.items():
             path = folder / f"{name}.{fmt}"
-            tmp = path.with_suffix(f".{fmt}.part")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+            write_atomically(path, data)
             paths.setdefault(name, {})[fmt] = path
     return paths
 
@@ -156,6 +203,130 @@ def release_compiled_programs() -> bool:
     return True
 
 
+@dataclass
+class Computed:
+    """A run computed but not yet stored: what a sweep's worker sends back to the driver."""
+
+    results: Results
+    verdicts: list[Verdict]
+    figures: dict[str, dict[str, bytes]]  # name -> format -> bytes
+    created: str
+    provenance: dict[str, Any]
+
+
+def compute(experiment: str, *, profile: str, seeds: tuple[int, ...], overrides: dict[str, Any],
+            progress: Progress = no_progress) -> Computed:
+    """Train and judge one run, render its figures; touches no store (any process may call it)."""
+    exp = registry.get(experiment)
+    config = exp.config_for(profile, **overrides)
+    try:
+        results = exp.run(config, seeds, progress)
+    finally:
+        release_compiled_programs()
+    verdicts = exp.judge(results)
+    rendered = {name: _render(fig) for name, fig in exp.figures(results).items()}
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return Computed(results=results, verdicts=verdicts, figures=rendered, created=created, provenance=provenance())
+
+
+class Leases:
+    """The leases this process holds in a store, renewed in the background while it computes them."""
+
+    POLL_S = 1.0
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.held: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def claim(self, key: str, rerun: bool = False) -> str:
+        """``"done"``, ``"mine"`` or ``"busy"`` (see :meth:`Store.claim`)."""
+        state = self.store.claim(key, self.owner, rerun=rerun)
+        if state == "mine":
+            with self._lock:
+                self.held.add(key)
+            self._start()
+        return state
+
+    def wait_for(self, key: str, rerun: bool, notice: Progress = no_progress) -> str:
+        """Claim ``key``, waiting while another live process holds it; ``"done"`` or ``"mine"``."""
+        waited = False
+        while (state := self.claim(key, rerun)) == "busy":
+            if not waited:
+                notice(f"waiting for {self.store.holder(key) or 'another process'}, which is computing this run",
+                       0, 1)
+                waited = True
+            time.sleep(self.POLL_S)
+        return state
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self.held.discard(key)
+        self.store.release(key, self.owner)
+
+    def forget(self, key: str) -> None:
+        """The lease ended with the run's save (same transaction)."""
+        with self._lock:
+            self.held.discard(key)
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._renew, name="deeplimits-leases", daemon=True)
+            self._thread.start()
+
+    def _renew(self) -> None:
+        from deeplimits.store.sqlite import LEASE_RENEW_S
+
+        while not self._stop.wait(LEASE_RENEW_S):
+            with self._lock:
+                keys = sorted(self.held)
+            if keys:
+                try:
+                    self.store.renew(keys, self.owner)
+                except Exception:  # a busy store: the next beat tries again
+                    pass
+
+    def close(self) -> None:
+        for key in sorted(self.held):
+            try:
+                self.store.release(key, self.owner)
+            except Exception:
+                pass
+        self.held.clear()
+        self._stop.set()
+
+
+def store_computed(store: Store, out_dir: Path, *, experiment: str, key: str, profile: str, config: Any,
+                   seeds: tuple[int, ...], computed: Computed) -> RunRecord:
+    """Save a computed run in one transaction, then export its figures."""
+    store.save(key=key, profile=profile, results=computed.results, verdicts=computed.verdicts,
+               figures=computed.figures, created=computed.created, provenance=computed.provenance)
+    figures = _write_figures(out_dir, experiment, key, computed.figures)
+    return RunRecord(key=key, experiment=experiment, profile=profile, config=config, seeds=seeds,
+                     results=computed.results, verdicts=list(computed.verdicts), figures=figures, cached=False,
+                     created=computed.created, provenance=computed.provenance, out=out_dir)
+
+
+def load_stored(store: Store, out_dir: Path, *, key: str, config: Any, seeds: tuple[int, ...]) -> RunRecord:
+    stored = store.get(key)
+    figures = _write_figures(out_dir, stored.experiment, key, store.figures(key))
+    return RunRecord(key=key, experiment=stored.experiment, profile=stored.profile, config=config, seeds=seeds,
+                     results=store.results(key), verdicts=list(stored.verdicts), figures=figures, cached=True,
+                     created=stored.created, provenance=stored.provenance, out=out_dir)
+
+
+def plan_run(experiment: Any, profile: str, seeds: Any, overrides: dict[str, Any]) -> tuple[Any, Any, tuple[int, ...], str]:
+    """Check everything about a run before any work: ``(experiment, config, seeds, run key)``."""
+    exp = registry.get(experiment)
+    config = exp.config_for(profile, **overrides)
+    chosen = resolve_seeds(seeds, exp.default_seeds[profile])
+    return exp, config, chosen, run_key(exp.name, exp.version, to_dict(config), chosen)
+
+
 def run(experiment: str, *, profile: str = "quick", seeds: int | Sequence[int] | None = None,
         out: str | Path | None = None, rerun: bool = False, progress: Progress = no_progress,
         label: str | None = None, **overrides: Any) -> RunRecord:
@@ -163,37 +334,24 @@ def run(experiment: str, *, profile: str = "quick", seeds: int | Sequence[int] |
 
     ``overrides`` are config fields, checked against their types and ranges. ``label``
     is stored in place of the profile's name (``falsify`` for falsifying settings, which
-    the report keeps apart from the experiment's own runs).
+    the report keeps apart from the experiment's own runs). Another process computing the
+    same run is waited for, not duplicated.
     """
-    exp = registry.get(experiment)
-    config = exp.config_for(profile, **overrides)
-    chosen = resolve_seeds(seeds, exp.default_seeds[profile])
+    exp, config, chosen, key = plan_run(experiment, profile, seeds, overrides)
     out_dir = results_dir(out)
     store = Store(out_dir)
-    key = run_key(exp.name, exp.version, to_dict(config), chosen)
-
-    stored = None if rerun else store.get(key)
-    if stored is not None:
-        figures = _write_figures(out_dir, exp.name, key, store.figures(key))
-        record = RunRecord(key=key, experiment=exp.name, profile=stored.profile, config=config,
-                           seeds=chosen, results=store.results(key), verdicts=list(stored.verdicts),
-                           figures=figures, cached=True, created=stored.created,
-                           provenance=stored.provenance, out=out_dir)
-    else:
-        try:
-            results = exp.run(config, chosen, progress)
-        finally:
-            release_compiled_programs()
-        verdicts = exp.judge(results)
-        rendered = {name: _render(fig) for name, fig in exp.figures(results).items()}
-        created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        prov = provenance()
-        figures = _write_figures(out_dir, exp.name, key, rendered)
-        store.save(key=key, profile=label or profile, results=results, verdicts=verdicts, figures=rendered,
-                   created=created, provenance=prov)
-        record = RunRecord(key=key, experiment=exp.name, profile=label or profile, config=config,
-                           seeds=chosen, results=results, verdicts=verdicts, figures=figures,
-                           cached=False, created=created, provenance=prov, out=out_dir)
+    store.check()
+    leases = Leases(store)
+    try:
+        if leases.wait_for(key, rerun, progress) == "done":
+            record = load_stored(store, out_dir, key=key, config=config, seeds=chosen)
+        else:
+            computed = compute(exp.name, profile=profile, seeds=chosen, overrides=overrides, progress=progress)
+            record = store_computed(store, out_dir, experiment=exp.name, key=key, profile=label or profile,
+                                    config=config, seeds=chosen, computed=computed)
+            leases.forget(key)
+    finally:
+        leases.close()
     from deeplimits.report.html import write_report
 
     write_report(out_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 import webbrowser
 from pathlib import Path
 from typing import Any, Optional
@@ -22,12 +23,14 @@ from deeplimits import api, registry
 from deeplimits.config import ConfigError, describe_range, describe_type, field_types, fields, parse_assignments
 from deeplimits.experiment import PROFILES
 from deeplimits.registry import UnknownExperimentError
-from deeplimits.store import Store
+from deeplimits.store import Store, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Runnable, falsifiable experiments on the limits of gradient-based deep learning.")
-console = Console()
-errors = Console(stderr=True)
+# Not a terminal (a pipe, a file, a CI log): wide enough that ids and intervals are never wrapped.
+console = Console(width=None if sys.stdout.isatty() else 200)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+BAD_INPUT = (ConfigError, UnknownExperimentError, StoreError)
 STATUS_STYLE = {"reproduced": "green", "not_reproduced": "red", "inconclusive": "yellow"}
 
 OutOption = typer.Option(None, "--out", help="results directory (default: $DEEPLIMITS_HOME or ./deeplimits-results)")
@@ -65,10 +68,10 @@ def run(
     rerun: bool = typer.Option(False, "--rerun", help="recompute even if the run is stored"),
 ) -> None:
     """Run experiments and print each claim's verdict with its 95% interval over seeds."""
-    plans = _plan(experiments, profile, seeds, assignments)
+    plans = _plan(experiments, profile, seeds, assignments, out)
     table = Table(title=f"verdicts ({profile} profile)")
     for column in ("experiment", "claim", "verdict", "measured", "95% interval", "seeds"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=True)
     notes: list[str] = []
     for name, overrides in plans:
         try:
@@ -78,6 +81,8 @@ def run(
         except KeyboardInterrupt:
             errors.print(f"interrupted: nothing was stored for {name}")
             raise typer.Exit(code=130) from None
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
         if record.cached:
             console.print(f"{name}: served from the store (run {record.key}); --rerun recomputes it")
         for arm, result in record.results.arms.items():
@@ -90,7 +95,8 @@ def run(
                           f"[{_fmt(v.low)}, {_fmt(v.high)}]", _seeds(v))
             figure = record.figures.get(v.claim_id, {}).get("png")
             budget = f"\n  * at a {v.budget}" if v.budget else ""
-            notes.append(f"{v.claim_id}: measured = {v.quantity}{budget}\n  figure: {figure or 'none'}")
+            notes.append(f"{v.claim_id}: measured = {v.quantity}{budget}\n  why: {v.detail}\n"
+                         f"  figure: {figure or 'none'}")
     console.print(table)
     console.print("\n".join(notes), highlight=False, soft_wrap=True)
     console.print(f"report (refreshed): {api.results_dir(out) / 'report.html'}", highlight=False, soft_wrap=True)
@@ -118,7 +124,8 @@ def falsify(
         unknown = [c for c in claims if c not in known]
         if unknown:
             raise ConfigError(f"no claim {unknown[0]!r} in {', '.join(names)}; claims: {', '.join(sorted(known))}")
-    except (ConfigError, UnknownExperimentError) as exc:
+        Store(api.results_dir(out)).check()
+    except BAD_INPUT as exc:
         raise _fail(str(exc)) from None
     lines, missed = [], 0
     for name in names:
@@ -130,6 +137,8 @@ def falsify(
         except KeyboardInterrupt:
             errors.print(f"interrupted: nothing was stored for {name}")
             raise typer.Exit(code=130) from None
+        except StoreError as exc:
+            raise _fail(str(exc)) from None
         for claim in exp.claims:
             if claim.id in wanted and claim.falsified_by is None:
                 lines.append(f"{claim.id}: no falsifying setting; {claim.unfalsifiable}")
@@ -146,10 +155,12 @@ def falsify(
         raise typer.Exit(code=1)
 
 
-def _plan(names: list[str], profile: str, seeds: Optional[int], assignments: list[str]) -> list[tuple[str, dict]]:
-    """Check every name, profile and override before anything runs."""
+def _plan(names: list[str], profile: str, seeds: Optional[int], assignments: list[str],
+          out: Optional[Path] = None) -> list[tuple[str, dict]]:
+    """Check every name, profile, override, seed count and the results directory before anything runs."""
     try:
-        chosen = registry.names() if names == ["all"] else names
+        chosen = [registry.get(n).name for n in (registry.names() if names == ["all"] else names)]
+        _check_shared_keys(chosen, assignments)
         plans = []
         for name in chosen:
             exp = registry.get(name)
@@ -157,14 +168,78 @@ def _plan(names: list[str], profile: str, seeds: Optional[int], assignments: lis
             exp.config_for(profile, **overrides)
             api.resolve_seeds(seeds, exp.default_seeds[profile])
             plans.append((exp.name, overrides))
-    except (ConfigError, UnknownExperimentError) as exc:
+        Store(api.results_dir(out)).check()
+    except BAD_INPUT as exc:
         raise _fail(str(exc)) from None
+    for name, _ in plans:
+        default = registry.get(name).default_seeds[profile]
+        if seeds is not None and seeds > 4 * default:
+            errors.print(f"note: {name} with {seeds} seeds takes about {seeds / default:.0f}x the time and memory "
+                         f"of its {default} default seeds", highlight=False, soft_wrap=True)
     return plans
 
 
-def _progress() -> Progress:
+def _check_shared_keys(chosen: list[str], assignments: list[str]) -> None:
+    """With several experiments, a ``--set`` key that only some of them have is named with those that do."""
+    if len(chosen) < 2:
+        return
+    for item in assignments:
+        key = item.partition("=")[0].strip()
+        having = [n for n in chosen if key in {f.name for f in fields(registry.get(n).Config)}]
+        if having and len(having) < len(chosen):
+            lacking = [n for n in chosen if n not in having]
+            raise ConfigError(f"--set {item}: only {', '.join(having)} accept{'s' if len(having) == 1 else ''} "
+                              f"the key {key!r} (not {', '.join(lacking)}); run "
+                              f"{'it' if len(having) == 1 else 'them'} on {'its' if len(having) == 1 else 'their'} "
+                              f"own: deeplimits run {' '.join(having)} --set {item}")
+
+
+def _progress() -> Any:
+    """A live bar on a terminal; elsewhere (a pipe, a CI log) plain lines as work advances."""
+    if not console.is_terminal:
+        return PlainProgress()
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+
+
+class PlainProgress:
+    """Progress as lines: at the start, at each tenth done (at most one line every few seconds), at the end."""
+
+    EVERY_S = 5.0
+
+    def __init__(self) -> None:
+        self.tasks: list[dict[str, Any]] = []
+
+    def __enter__(self) -> "PlainProgress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def add_task(self, description: str, total: int) -> int:
+        self.tasks.append({"description": description, "total": total, "done": -1, "start": time.monotonic(),
+                           "printed": -1.0, "tenth": -1})
+        return len(self.tasks) - 1
+
+    def update(self, task_id: int, completed: int, total: int) -> None:
+        task = self.tasks[task_id]
+        task.update(done=completed, total=total)
+        now = time.monotonic()
+        tenth = int(10 * completed / total) if total else 10
+        finished = completed >= total
+        if finished or task["printed"] < 0 or (tenth > task["tenth"] and now - task["printed"] >= self.EVERY_S):
+            if finished and task["tenth"] == 11:
+                return  # already said it is done
+            elapsed = now - task["start"]
+            left = f", about {_duration(elapsed * (total - completed) / completed)} left" \
+                if 0 < completed < total else ""
+            console.print(f"{task['description']}: {completed}/{total} ({100 * completed / max(total, 1):.0f}%), "
+                          f"{_duration(elapsed)} elapsed{left}", highlight=False, soft_wrap=True)
+            task.update(printed=now, tenth=11 if finished else tenth)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def _advance(bar: Progress, experiment: str):
@@ -181,12 +256,16 @@ def _advance(bar: Progress, experiment: str):
 @app.command("list")
 def list_experiments(out: Optional[Path] = OutOption) -> None:
     """Every experiment, its claims, its source, and the last stored verdicts."""
-    store = Store(api.results_dir(out))
+    try:
+        store = Store(api.results_dir(out))
+        latest = {exp.name: store.runs(exp.name) for exp in registry.all_experiments()}
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
     table = Table()
     for column in ("experiment", "claims", "source", "last verdicts"):
         table.add_column(column, overflow="fold")
     for exp in registry.all_experiments():
-        runs = store.runs(exp.name)
+        runs = latest[exp.name]
         last = {v.claim_id: v.status for v in runs[0].verdicts} if runs else {}
         table.add_row(exp.name, "\n".join(c.id for c in exp.claims),
                       "\n".join(c.source for c in exp.claims),
@@ -231,7 +310,10 @@ def show(experiment: str = typer.Argument(..., help="experiment name")) -> None:
 @app.command()
 def runs(out: Optional[Path] = OutOption) -> None:
     """Stored runs: experiment, run key, seeds, when, how long, verdicts."""
-    stored = Store(api.results_dir(out)).runs()
+    try:
+        stored = Store(api.results_dir(out)).runs()
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
     if not stored:
         console.print("no runs stored yet")
         return
@@ -252,7 +334,12 @@ def report(
     """Render the HTML report from the stored runs (it never trains) and print where it is."""
     from deeplimits.report.html import write_report
 
-    path = write_report(api.results_dir(out))
+    try:
+        directory = api.results_dir(out)
+        Store(directory).check()
+        path = write_report(directory)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
     size = path.stat().st_size
     size_text = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} kB"
     console.print(f"report: {path} ({size_text}, self-contained)", highlight=False, soft_wrap=True)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import numbers
 import typing
+import unicodedata
 from typing import Any
 
-_NUMBER_TYPES = (int, float)
-
+import numpy as np
 
 class ConfigError(ValueError):
     """A config value or key was rejected; the message is one line for the user."""
@@ -63,7 +65,7 @@ def describe_range(f: dataclasses.Field) -> str:
 def parse_value(tp: Any, text: str, key: str) -> Any:
     """Parse a ``--set`` string into the field's type."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    text = text.strip()
+    text = unicodedata.normalize("NFKC", text).strip()  # full-width digits read as the ASCII ones
     if origin is tuple:
         parts = [p for p in text.replace(" ", "").split(",") if p]
         return tuple(parse_value(args[0], p, key) for p in parts)
@@ -107,10 +109,18 @@ def _check_key(config_cls: type, key: str) -> None:
 
 
 def _check_scalar(tp: Any, value: Any, key: str) -> Any:
-    if tp is float and isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool):
-        return float(value)
-    if tp is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
+    """The one place every config value passes: types, NumPy scalars, and non-finite numbers."""
+    if isinstance(value, (bool, np.bool_)):
+        if tp is bool:
+            return bool(value)
+        raise ConfigError(f"{key}={value!r}: expected {describe_type(tp)}")
+    if tp is float and isinstance(value, numbers.Real):
+        number = float(value)
+        if not math.isfinite(number):
+            raise ConfigError(f"{key}={number!r}: expected a finite number (NaN and infinity are not accepted)")
+        return number + 0.0  # -0.0 and 0.0 are the same setting (and the same run key)
+    if tp is int and isinstance(value, numbers.Integral):
+        return int(value)
     if tp in (bool, str) and isinstance(value, tp):
         return value
     raise ConfigError(f"{key}={value!r}: expected {describe_type(tp)}")
@@ -119,7 +129,7 @@ def _check_scalar(tp: Any, value: Any, key: str) -> Any:
 def _check_type(tp: Any, value: Any, key: str) -> Any:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is tuple:
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        if isinstance(value, (numbers.Number, str)) and not isinstance(value, (bool, np.bool_)):
             value = (value,)
         if not isinstance(value, (tuple, list)):
             raise ConfigError(f"{key}={value!r}: expected {describe_type(tp)}")

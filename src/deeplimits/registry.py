@@ -72,9 +72,12 @@ def names() -> list[str]:
 def get(name: str) -> Experiment:
     """The experiment called ``name``; raises with the nearest match if there is none."""
     _load()
+    if not isinstance(name, str):
+        raise UnknownExperimentError(f"experiment must be given by name (a string), not {name!r}; "
+                                     f"known: {', '.join(_REGISTRY)}")
     if name in _REGISTRY:
         return _REGISTRY[name]
-    near = difflib.get_close_matches(name, list(_REGISTRY), n=1, cutoff=0.4)
+    near = difflib.get_close_matches(name.strip().lower(), list(_REGISTRY), n=1, cutoff=0.4)
     hint = f"; did you mean {near[0]!r}?" if near else ""
     raise UnknownExperimentError(
         f"unknown experiment {name!r}{hint} Known: {', '.join(_REGISTRY)}"

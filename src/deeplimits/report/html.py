@@ -26,7 +26,7 @@ from jinja2 import Environment
 from deeplimits import registry
 from deeplimits.experiment import Claim, Verdict
 from deeplimits.report.catalogue import CATALOGUE, NOT_TURNED_INTO_EXPERIMENTS, SOURCES
-from deeplimits.api import FALSIFY, falsification_key
+from deeplimits.api import FALSIFY, falsification_key, write_atomically
 from deeplimits.stats.rules import LEADS
 from deeplimits.store import Store
 from deeplimits.store.sqlite import StoredRun
@@ -215,8 +215,5 @@ def write_report(out: Path) -> Path:
     """Render ``out/report.html`` (replacing it atomically); returns its path."""
     html = build_report(Path(out))
     path = Path(out) / FILENAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_suffix(".html.part")
-    part.write_text(html, encoding="utf-8")
-    part.replace(path)
+    write_atomically(path, html.encode("utf-8"))  # a unique temporary name: concurrent refreshes never collide
     return path

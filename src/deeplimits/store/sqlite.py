@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import socket
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,8 +24,10 @@ import numpy as np
 
 from deeplimits.experiment import ArmResults, Results, Verdict
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
+SCHEMA_VERSION = 1  # PRAGMA user_version; 0 is a store written before versions (migrated on open)
+
+TABLES = """
+CREATE TABLE runs (
     key TEXT PRIMARY KEY,
     experiment TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -34,7 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
     provenance TEXT NOT NULL,
     results BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS verdicts (
+CREATE TABLE verdicts (
     run_key TEXT NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
     claim_id TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -48,18 +53,55 @@ CREATE TABLE IF NOT EXISTS verdicts (
     budget TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run_key, claim_id)
 );
-CREATE TABLE IF NOT EXISTS figures (
+CREATE TABLE figures (
     run_key TEXT NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
     name TEXT NOT NULL,
     format TEXT NOT NULL,
     data BLOB NOT NULL,
     PRIMARY KEY (run_key, name, format)
 );
+CREATE TABLE leases (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    heartbeat REAL NOT NULL
+);
+CREATE TABLE sweeps (
+    id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    axes TEXT NOT NULL,
+    fixed TEXT NOT NULL,
+    seeds TEXT NOT NULL,
+    points TEXT NOT NULL,
+    created TEXT NOT NULL,
+    figure BLOB
+);
 """
-
-# verdict columns added after the first release: a store written before them gains them
+COLUMNS = {
+    "runs": ("key", "experiment", "version", "profile", "config", "seeds", "created", "wall_s", "provenance",
+             "results"),
+    "verdicts": ("run_key", "claim_id", "status", "quantity", "estimate", "low", "high", "n_seeds", "rule",
+                 "detail", "n_diverged", "notes", "budget"),
+    "figures": ("run_key", "name", "format", "data"),
+    "leases": ("key", "owner", "host", "pid", "heartbeat"),
+    "sweeps": ("id", "experiment", "profile", "axes", "fixed", "seeds", "points", "created", "figure"),
+}
+# verdict columns added after the first release: an unversioned store written before them gains them
 ADDED_VERDICT_COLUMNS = {"n_diverged": "INTEGER NOT NULL DEFAULT 0", "notes": "TEXT NOT NULL DEFAULT ''",
                          "budget": "TEXT NOT NULL DEFAULT ''"}
+SQLITE_HEADER = b"SQLite format 3\x00"
+LEASE_TIMEOUT_S = 120.0  # a lease whose holder has not renewed it for this long is abandoned
+LEASE_RENEW_S = 20.0
+
+
+class StoreError(ValueError):
+    """The results directory or its store cannot be used; the message is one line for the user."""
+
+
+def _create_statements() -> list[str]:
+    return [s.strip() for s in TABLES.split(";") if s.strip()]
 
 
 def run_key(experiment: str, version: int, config: dict[str, Any], seeds: tuple[int, ...]) -> str:
@@ -123,7 +165,12 @@ class StoredRun:
 
 
 class Store:
-    """The SQLite file ``<directory>/deeplimits.sqlite``."""
+    """The SQLite file ``<directory>/deeplimits.sqlite``.
+
+    Opening it checks the file before anything else: not a database, a schema of a newer
+    deeplimits, or tables that are missing or not ours raise :class:`StoreError` (one line)
+    and leave the file as it was. An unversioned store of the first releases is migrated.
+    """
 
     FILENAME = "deeplimits.sqlite"
 
@@ -131,28 +178,92 @@ class Store:
         self.directory = Path(directory)
         self.path = self.directory / self.FILENAME
 
+    def check(self) -> None:
+        """Raise :class:`StoreError` unless runs can be read from and written to this directory."""
+        check_results_dir(self.directory)
+        if self.path.exists():
+            self._connect().close()
+
     def _connect(self) -> sqlite3.Connection:
+        check_results_dir(self.directory)
+        if self.path.is_dir() or (self.path.exists() and not _looks_like_sqlite(self.path)):
+            raise StoreError(f"{self.path} is not a deeplimits store (not an SQLite database); move it away or "
+                             f"choose another results directory (--out)")
         self.directory.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=30)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA foreign_keys=ON")
-        connection.executescript(SCHEMA)
-        have = {row[1] for row in connection.execute("PRAGMA table_info(verdicts)")}
-        with connection:
-            for column, declaration in ADDED_VERDICT_COLUMNS.items():
-                if column not in have:
-                    connection.execute(f"ALTER TABLE verdicts ADD COLUMN {column} {declaration}")
+        try:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer deeplimits (store schema {version}, this "
+                                 f"one reads {SCHEMA_VERSION}); upgrade deeplimits or choose another --out")
+            if version < SCHEMA_VERSION:
+                self._migrate(connection)
+            else:
+                self._check_tables(connection)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            connection.close()
+            raise StoreError(f"{self.path} cannot be read ({exc}); move it away or choose another results "
+                             f"directory (--out)") from None
+        except BaseException:
+            connection.close()
+            raise
         return connection
+
+    def _tables(self, connection: sqlite3.Connection) -> dict[str, tuple[str, ...]]:
+        names = [r[0] for r in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        return {n: tuple(r[1] for r in connection.execute(f"PRAGMA table_info({n})")) for n in names}
+
+    def _check_tables(self, connection: sqlite3.Connection) -> None:
+        have = self._tables(connection)
+        for table, columns in COLUMNS.items():
+            if table not in have:
+                raise StoreError(f"{self.path} is damaged: its table {table!r} is missing; restore the file or "
+                                 f"move it away (choose another --out)")
+            if set(have[table]) != set(columns):
+                odd = sorted(set(have[table]) ^ set(columns))
+                raise StoreError(f"{self.path} is damaged: table {table!r} has columns that do not match this "
+                                 f"deeplimits ({', '.join(odd)}); restore the file or move it away")
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        """An empty file gets the schema; an unversioned store of ours gains what it lacks; anything else is refused."""
+        connection.execute("BEGIN IMMEDIATE")  # one process migrates, the others wait and then see the version
+        try:
+            if connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                connection.rollback()
+                self._check_tables(connection)
+                return
+            have = self._tables(connection)
+            foreign = sorted(set(have) - set(COLUMNS))
+            if foreign or (have and "runs" not in have):
+                raise StoreError(f"{self.path} is not a deeplimits store (tables {', '.join(sorted(have))}); "
+                                 f"move it away or choose another results directory (--out)")
+            for statement in _create_statements():
+                table = statement.split()[2]
+                if table not in have:
+                    connection.execute(statement)
+            if "verdicts" in have:
+                for column, declaration in ADDED_VERDICT_COLUMNS.items():
+                    if column not in have["verdicts"]:
+                        connection.execute(f"ALTER TABLE verdicts ADD COLUMN {column} {declaration}")
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._check_tables(connection)
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
 
     def save(self, *, key: str, profile: str, results: Results, verdicts: list[Verdict],
              figures: dict[str, dict[str, bytes]], created: str, provenance: dict[str, Any]) -> None:
-        """Write a whole run in one transaction (replacing a run with the same key)."""
+        """Write a whole run in one transaction (replacing a run with the same key); its lease ends with it."""
         connection = self._connect()
         try:
             with connection:
                 connection.execute("DELETE FROM runs WHERE key = ?", (key,))
                 connection.execute(
-                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO runs ({', '.join(COLUMNS['runs'])}) VALUES ({', '.join('?' * 10)})",
                     (key, results.experiment, results.version, profile,
                      json.dumps(results.config, sort_keys=True), json.dumps(list(results.seeds)),
                      created, results.wall_s, json.dumps(provenance, sort_keys=True),
@@ -163,13 +274,87 @@ class Store:
                     [(key, v.claim_id, v.status, v.quantity, v.estimate, v.low, v.high,
                       v.n_seeds, v.rule, v.detail, v.n_diverged, v.notes, v.budget) for v in verdicts])
                 connection.executemany(
-                    "INSERT INTO figures VALUES (?, ?, ?, ?)",
+                    "INSERT INTO figures (run_key, name, format, data) VALUES (?, ?, ?, ?)",
                     [(key, name, fmt, data) for name, formats in figures.items()
                      for fmt, data in formats.items()])
+                connection.execute("DELETE FROM leases WHERE key = ?", (key,))
         finally:
             connection.close()
 
+    # Leases: which process is computing a run, so that two never compute the same one at once.
+
+    def claim(self, key: str, owner: str, *, rerun: bool = False) -> str:
+        """``"done"`` if the run is stored, ``"mine"`` if this owner now holds its lease, else ``"busy"``.
+
+        A lease is abandoned when its holder stops renewing it (:data:`LEASE_TIMEOUT_S`) or, on
+        this host, when the holding process is gone (a killed driver frees its runs at once).
+        ``rerun``: take the lease of a stored run too (it is to be recomputed).
+        """
+        connection = self._connect()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                if not rerun and connection.execute("SELECT 1 FROM runs WHERE key = ?", (key,)).fetchone():
+                    return "done"
+                row = connection.execute("SELECT owner, host, pid, heartbeat FROM leases WHERE key = ?",
+                                         (key,)).fetchone()
+                if row is not None and row[0] != owner and not _abandoned(*row[1:]):
+                    return "busy"
+                connection.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
+                                   (key, owner, socket.gethostname(), os.getpid(), time.time()))
+                return "mine"
+            finally:
+                connection.commit()
+        finally:
+            connection.close()
+
+    def holder(self, key: str) -> str | None:
+        """Who holds the lease of ``key`` (``pid N on HOST``), if anyone."""
+        rows = self._rows("SELECT host, pid FROM leases WHERE key = ?", (key,))
+        return f"pid {rows[0]['pid']} on {rows[0]['host']}" if rows else None
+
+    def renew(self, keys: list[str], owner: str) -> None:
+        connection = self._connect()
+        try:
+            with connection:
+                connection.executemany("UPDATE leases SET heartbeat = ? WHERE key = ? AND owner = ?",
+                                       [(time.time(), k, owner) for k in keys])
+        finally:
+            connection.close()
+
+    def release(self, key: str, owner: str) -> None:
+        connection = self._connect()
+        try:
+            with connection:
+                connection.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, owner))
+        finally:
+            connection.close()
+
+    # Sweeps: a grid of runs, kept so that the report can draw them together.
+
+    def save_sweep(self, *, sweep_id: str, experiment: str, profile: str, axes: dict[str, list[Any]],
+                   fixed: dict[str, Any], seeds: tuple[int, ...], points: list[dict[str, Any]], created: str,
+                   figure: bytes | None = None) -> None:
+        connection = self._connect()
+        try:
+            with connection:
+                connection.execute(
+                    "INSERT OR REPLACE INTO sweeps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (sweep_id, experiment, profile, json.dumps(axes), json.dumps(fixed, sort_keys=True),
+                     json.dumps(list(seeds)), json.dumps(points), created, figure))
+        finally:
+            connection.close()
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        """Stored sweeps, newest first (axes, fixed settings, points with their run keys, figure PNG or None)."""
+        return [{"id": r["id"], "experiment": r["experiment"], "profile": r["profile"],
+                 "axes": json.loads(r["axes"]), "fixed": json.loads(r["fixed"]),
+                 "seeds": tuple(json.loads(r["seeds"])), "points": json.loads(r["points"]),
+                 "created": r["created"], "figure": r["figure"]}
+                for r in self._rows("SELECT * FROM sweeps ORDER BY created DESC, id")]
+
     def _rows(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        check_results_dir(self.directory)
         if not self.path.exists():
             return []
         connection = self._connect()
@@ -179,30 +364,40 @@ class Store:
         finally:
             connection.close()
 
-    def _stored(self, row: sqlite3.Row) -> StoredRun:
+    def _stored(self, row: sqlite3.Row, verdict_rows: list[sqlite3.Row]) -> StoredRun:
         verdicts = tuple(
             Verdict(claim_id=v["claim_id"], status=v["status"], quantity=v["quantity"],
                     estimate=_nan(v["estimate"]), low=_nan(v["low"]), high=_nan(v["high"]),
                     n_seeds=v["n_seeds"], rule=v["rule"], detail=v["detail"], n_diverged=v["n_diverged"],
                     notes=v["notes"], budget=v["budget"])
-            for v in self._rows("SELECT * FROM verdicts WHERE run_key = ? ORDER BY rowid", (row["key"],)))
+            for v in verdict_rows)
         return StoredRun(key=row["key"], experiment=row["experiment"], version=row["version"],
                          profile=row["profile"], config=json.loads(row["config"]),
                          seeds=tuple(json.loads(row["seeds"])), created=row["created"],
                          wall_s=row["wall_s"], provenance=json.loads(row["provenance"]),
                          verdicts=verdicts)
 
+    def _runs_where(self, where: str, args: tuple) -> list[StoredRun]:
+        columns = ", ".join(c for c in COLUMNS["runs"] if c != "results")
+        rows = self._rows(f"SELECT {columns} FROM runs {where} ORDER BY created DESC, key", args)
+        if not rows:
+            return []
+        by_run: dict[str, list[sqlite3.Row]] = {}
+        keys = [r["key"] for r in rows]
+        for v in self._rows(f"SELECT * FROM verdicts WHERE run_key IN ({', '.join('?' * len(keys))}) "
+                            f"ORDER BY rowid", tuple(keys)):
+            by_run.setdefault(v["run_key"], []).append(v)
+        return [self._stored(r, by_run.get(r["key"], [])) for r in rows]
+
     def get(self, key: str) -> StoredRun | None:
-        rows = self._rows("SELECT * FROM runs WHERE key = ?", (key,))
-        return self._stored(rows[0]) if rows else None
+        found = self._runs_where("WHERE key = ?", (key,))
+        return found[0] if found else None
 
     def runs(self, experiment: str | None = None) -> list[StoredRun]:
         """Stored runs, newest first."""
         if experiment is None:
-            rows = self._rows("SELECT * FROM runs ORDER BY created DESC")
-        else:
-            rows = self._rows("SELECT * FROM runs WHERE experiment = ? ORDER BY created DESC", (experiment,))
-        return [self._stored(r) for r in rows]
+            return self._runs_where("", ())
+        return self._runs_where("WHERE experiment = ?", (experiment,))
 
     def results(self, key: str) -> Results:
         (row,) = self._rows("SELECT * FROM runs WHERE key = ?", (key,))
@@ -218,6 +413,52 @@ class Store:
 
     def __iter__(self) -> Iterator[StoredRun]:
         return iter(self.runs())
+
+
+def check_results_dir(directory: Path) -> None:
+    """A results directory must be a directory, or not exist yet under directories: checked before any work."""
+    directory = Path(directory)
+    for place in (directory, *directory.parents):
+        if place.exists():
+            if not place.is_dir():
+                what = "is a file" if place == directory else f"is under {place}, which is a file"
+                raise StoreError(f"results directory {directory} {what}; give a directory (it is created if "
+                                 f"missing) with --out or DEEPLIMITS_HOME")
+            if place == directory and not os.access(place, os.W_OK | os.X_OK):
+                raise StoreError(f"results directory {directory} is not writable; choose another with --out")
+            return
+
+
+def _looks_like_sqlite(path: Path) -> bool:
+    """An empty file (a new store) or one that starts with SQLite's header; read without opening it as a database."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError:
+        return False
+    return head in (b"", SQLITE_HEADER)
+
+
+def _abandoned(host: str, pid: int, heartbeat: float) -> bool:
+    if time.time() - heartbeat > LEASE_TIMEOUT_S:
+        return True
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _nan(value: float | None) -> float:
