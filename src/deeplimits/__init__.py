@@ -18,8 +18,10 @@ from deeplimits.api import FalsificationRecord, RunRecord, experiments, falsify,
 from deeplimits.config import ConfigError  # noqa: E402
 from deeplimits.experiment import Arm, ArmResults, Claim, Experiment, Results, Verdict  # noqa: E402
 from deeplimits.registry import register  # noqa: E402
+from deeplimits.sweeps import SweepRecord, sweep  # noqa: E402
 
 from deeplimits.experiment import Falsification  # noqa: E402
 
 __all__ = ["Arm", "ArmResults", "Claim", "ConfigError", "Experiment", "Falsification", "FalsificationRecord",
-           "Results", "RunRecord", "Verdict", "__version__", "experiments", "falsify", "register", "run"]
+           "Results", "RunRecord", "SweepRecord", "Verdict", "__version__", "experiments", "falsify", "register", "run",
+           "sweep"]

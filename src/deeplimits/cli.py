@@ -1,4 +1,4 @@
-"""The command line: ``deeplimits run | falsify | list | show | runs | report``.
+"""The command line: ``deeplimits run | falsify | sweep | list | show | runs | report``.
 
 Bad input (unknown experiment, unknown or ill-typed ``--set`` key, out-of-range
 values) prints one line to stderr and exits with code 2 before anything runs.
@@ -251,6 +251,77 @@ def _advance(bar: Progress, experiment: str):
         bar.update(tasks[label], completed=done, total=total)
 
     return update
+
+
+@app.command()
+def sweep(
+    experiment: str = typer.Argument(..., help="experiment name"),
+    grid: list[str] = typer.Option([], "--grid", "-g",
+                                   help="a grid axis, key=v1,v2,... (repeatable; the grid is their product)"),
+    profile: str = typer.Option("quick", "--profile", "-p", help=f"{', '.join(PROFILES)}"),
+    seeds: Optional[int] = typer.Option(None, "--seeds", "-n", help="seeds per grid point"),
+    assignments: list[str] = typer.Option([], "--set", "-s", help="a fixed config override key=value (repeatable)"),
+    backend: str = typer.Option("local", "--backend", "-b", help="local (this process) or ray"),
+    address: Optional[str] = typer.Option(None, "--address",
+                                          help="a Ray cluster to join (ray backend; none starts a local one)"),
+    cpus_per_task: int = typer.Option(1, "--cpus-per-task", help="CPUs each grid point's task asks Ray for"),
+    out: Optional[Path] = OutOption,
+    rerun: bool = typer.Option(False, "--rerun", help="recompute grid points that are stored"),
+) -> None:
+    """Run an experiment over a grid of settings, one task per grid point; stored points are skipped.
+
+    Prints each point's verdicts, where along each axis a verdict flips, and the sweep figure.
+    """
+    from deeplimits import sweeps
+
+    try:
+        exp = registry.get(experiment)
+        axes = sweeps.parse_grid(exp.Config, grid)
+        overrides = parse_assignments(exp.Config, assignments)
+        plan = sweeps.plan_sweep(exp.name, axes, profile=profile, seeds=seeds, overrides=overrides)
+        if backend not in sweeps.BACKENDS:
+            raise ConfigError(f"--backend {backend!r}: accepted: {', '.join(sweeps.BACKENDS)}")
+        if address is not None and backend != "ray":
+            raise ConfigError("--address is for the ray backend: add --backend ray")
+        if cpus_per_task < 1:
+            raise ConfigError(f"--cpus-per-task {cpus_per_task}: expected an integer >= 1")
+        if backend == "ray":
+            sweeps.require_ray()
+        store = Store(api.results_dir(out))
+        store.check()
+    except BAD_INPUT as exc:
+        raise _fail(str(exc)) from None
+    stored = sum(store.get(key) is not None for *_, key in plan.points) if not rerun else 0
+    console.print(f"sweep {plan.id}: {exp.name}, {len(plan.points)} grid points "
+                  f"({' x '.join(f'{k} {len(v)}' for k, v in plan.axes.items())}), {len(plan.seeds)} seeds each, "
+                  f"{profile} profile, {backend} backend; {stored} stored already", highlight=False, soft_wrap=True)
+    try:
+        with _progress() as bar:
+            record = sweeps.sweep(exp.name, axes, profile=profile, seeds=seeds, backend=backend, address=address,
+                                  cpus_per_task=cpus_per_task, out=out, rerun=rerun,
+                                  progress=_advance(bar, exp.name), **overrides)
+    except KeyboardInterrupt:
+        errors.print("interrupted: the grid points finished so far are stored; the same command resumes")
+        raise typer.Exit(code=130) from None
+    except BAD_INPUT as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title=f"sweep {record.id} ({profile} profile)")
+    for axis in record.axes:
+        table.add_column(axis, no_wrap=True)
+    claims = [c.id for c in exp.claims]
+    for claim in claims:
+        table.add_column(claim, no_wrap=True)
+    for point in record.points:
+        verdicts = {v.claim_id: v for v in point.run.verdicts}
+        table.add_row(*[_value(point.settings[a]) for a in record.axes],
+                      *[f"{_status(verdicts[c].status)} {_fmt(verdicts[c].estimate)} "
+                        f"[{_fmt(verdicts[c].low)}, {_fmt(verdicts[c].high)}]" if c in verdicts else "-"
+                        for c in claims])
+    console.print(table)
+    console.print("where verdicts flip:\n  " + "\n  ".join(record.flips), highlight=False, soft_wrap=True)
+    console.print(f"{record.computed} point(s) computed, {len(record.points) - record.computed} served from the "
+                  f"store, in {record.wall_s:.1f} s\nfigure: {record.figure.get('png')}\n"
+                  f"report (refreshed): {api.results_dir(out) / 'report.html'}", highlight=False, soft_wrap=True)
 
 
 @app.command("list")

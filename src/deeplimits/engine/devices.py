@@ -4,7 +4,8 @@ XLA runs one program on a CPU with little parallelism for models this small, so
 the engine spreads seeds over one *host device per core* (``jax_num_cpu_devices``),
 each running its share one after another. That has to be set before JAX starts
 its backends, which is why ``import deeplimits`` calls :func:`use_every_core`
-first. ``DEEPLIMITS_CPU_DEVICES`` overrides the count (``1``: a single device).
+first. ``DEEPLIMITS_CPU_DEVICES`` overrides the count; it is never below two (see
+:data:`MIN_CPU_DEVICES`: a one-device program rounds differently).
 If JAX has already started, the engine uses the devices it has: results are
 the same, only slower.
 
@@ -26,6 +27,10 @@ from typing import Any, Callable
 import numpy as np
 
 ENV_DEVICES = "DEEPLIMITS_CPU_DEVICES"
+# XLA compiles a one-device program differently from a partitioned one: parity's losses differed in
+# the last bits between 1 device and 2 or 3 (2 and 3 agreed). At least two devices, even on one core,
+# make results independent of the machine's core count (and of a Ray task's CPUs).
+MIN_CPU_DEVICES = 2
 ENV_CACHE = "DEEPLIMITS_COMPILATION_CACHE"
 
 _programs: dict[str, Any] = {}
@@ -48,14 +53,15 @@ def use_every_core() -> int | None:
 
 
 def device_count() -> int:
-    """CPU devices to ask for: ``DEEPLIMITS_CPU_DEVICES``, else one per core (bad input: one line, exit 2)."""
+    """CPU devices to ask for: ``DEEPLIMITS_CPU_DEVICES``, else one per core, never fewer than
+    :data:`MIN_CPU_DEVICES` (bad input: one line, exit 2)."""
     wanted = os.environ.get(ENV_DEVICES, "").strip()
     if not wanted:
-        return usable_cores()
+        return max(MIN_CPU_DEVICES, usable_cores())
     if not wanted.isdigit() or int(wanted) < 1:
         sys.stderr.write(f"{ENV_DEVICES}={wanted!r}: expected a whole number of devices >= 1\n")
         raise SystemExit(2)
-    return int(wanted)
+    return max(MIN_CPU_DEVICES, int(wanted))
 
 
 def usable_cores() -> int:

@@ -165,13 +165,53 @@ def _experiment_view(entry_id: str, name: str, title: str, source: str, runs: li
                           stale=exp is not None and run.version != exp.version)
 
 
+@dataclass
+class SweepView:
+    id: str
+    experiment: str
+    profile: str
+    axes: dict[str, list[Any]]
+    fixed: dict[str, Any]
+    seeds: tuple[int, ...]
+    claims: list[str]
+    rows: list[tuple[list[str], list[Verdict | None]]]  # axis values as text, verdict per claim
+    stored: int
+    flips: list[str]
+    figure: str | None
+    created: str
+
+
+def _sweep_views(store: Store, runs: dict[str, StoredRun]) -> list[SweepView]:
+    from deeplimits.sweeps import SweepPoint, flips
+
+    views = []
+    for sw in store.sweeps():
+        points = [SweepPoint(settings=p["settings"], key=p["key"], run=runs.get(p["key"]), computed=False)
+                  for p in sw["points"]]
+        claims = list(dict.fromkeys(v.claim_id for p in points if p.run for v in p.run.verdicts))
+        rows = []
+        for p in points:
+            verdicts = {v.claim_id: v for v in p.run.verdicts} if p.run else {}
+            rows.append(([_config_value(p.settings[a]) for a in sw["axes"]], [verdicts.get(c) for c in claims]))
+        views.append(SweepView(id=sw["id"], experiment=sw["experiment"], profile=sw["profile"], axes=sw["axes"],
+                               fixed=sw["fixed"], seeds=sw["seeds"], claims=claims, rows=rows,
+                               stored=sum(p.run is not None for p in points), flips=flips(sw["axes"], points),
+                               figure=_data_uri(sw["figure"]) if sw["figure"] else None, created=sw["created"]))
+    return views
+
+
 def build_report(out: Path) -> str:
     """The report's HTML for the store in ``out``."""
     store = Store(out)
+    every_run = store.runs()
+    sweeps = _sweep_views(store, {r.key: r for r in every_run})
+    swept = {r.key for r in every_run} & {k for sw in store.sweeps() for k in (p["key"] for p in sw["points"])}
     runs_by_experiment: dict[str, list[StoredRun]] = {}
-    for run in store.runs():
+    for run in every_run:
         if run.profile != FALSIFY:  # falsifying runs are shown beside their claims, not as the experiment's
             runs_by_experiment.setdefault(run.experiment, []).append(run)
+    for name, runs in runs_by_experiment.items():  # a sweep's points stand in only where nothing else is stored
+        runs_by_experiment[name] = [r for r in runs if r.key not in swept] or runs
 
     rows: list[Row] = []
     sections: list[ExperimentView] = []
@@ -202,7 +242,7 @@ def build_report(out: Path) -> str:
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     template = env.from_string(resources.files("deeplimits.report").joinpath("report.html.j2").read_text("utf-8"))
     return template.render(
-        rows=rows, sections=sections, not_turned=NOT_TURNED_INTO_EXPERIMENTS, sources=SOURCES,
+        rows=rows, sections=sections, sweeps=sweeps, not_turned=NOT_TURNED_INTO_EXPERIMENTS, sources=SOURCES,
         counts=counts, words=STATUS_WORDS, n_entries=len(entries),
         n_registered=sum(name in registry.names() for _, name, *_ in entries),
         generated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
