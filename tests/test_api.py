@@ -95,3 +95,36 @@ def test_runs_release_their_compiled_programs_before_the_process_runs_out_of_map
     for steps in (200, 300):  # each a new run, each compiling its programs anew
         deeplimits.run("parity", **SMOKE, steps=steps)
     assert maps() - before < 500  # one parity smoke run alone adds about 1,900 while it holds them
+
+
+@pytest.mark.parametrize("experiment, seeds, overrides, message", [
+    ("parity", 2.0, {}, "seeds=2.0: expected a count"),
+    ("parity", "2", {}, "seeds='2': expected a count"),
+    ("parity", [0, 1.5], {}, "each seed must be an integer"),
+    ("parity", 100_000, {}, "at most 1024 seeds per run"),
+    ("parity", 2, {"steps": 2.0}, "steps=2.0: expected int"),
+    ("parity", 2, {"learning_rate": float("nan")}, "expected a finite number"),
+    (None, 2, {}, "experiment must be given by name (a string), not None"),
+    (123, 2, {}, "not 123"),
+    ("PARITY", 2, {}, "did you mean 'parity'"),
+])
+def test_python_api_refuses_bad_types_with_one_clear_error(results_home, experiment, seeds, overrides, message):
+    from deeplimits.registry import UnknownExperimentError
+
+    with pytest.raises((ConfigError, UnknownExperimentError), match=message.replace("(", r"\(").replace(")", r"\)")):
+        deeplimits.run(experiment, profile="smoke", seeds=seeds, **overrides)
+    assert not (results_home / Store.FILENAME).exists()
+
+
+def test_numpy_integers_and_equal_values_give_the_same_run():
+    import numpy as np
+
+    from deeplimits.api import plan_run
+    from deeplimits.config import parse_assignments
+    from deeplimits.experiments.gradient_failures.parity import Config
+
+    key = plan_run("parity", "smoke", 2, {"steps": 300, "learning_rate": 0.0})[3]
+    assert plan_run("parity", "smoke", np.int64(2), {"steps": np.int64(300), "learning_rate": -0.0})[3] == key
+    assert plan_run("parity", "smoke", [np.int32(0), 1], {"steps": 300, "learning_rate": np.float32(0)})[3] == key
+    full_width = parse_assignments(Config, ["steps=３００", "learning_rate=-0"])
+    assert plan_run("parity", "smoke", 2, full_width)[3] == key

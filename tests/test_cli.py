@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from typer.testing import CliRunner
 
@@ -17,6 +19,13 @@ def test_run_prints_verdict_table_and_serves_reruns_from_the_store(results_home)
     for text in ("parity-sgd-fails", "parity-gradient-variance", "95% interval", "figure:", "report (refreshed)",
                  "reproduced*", "* at a reduced budget: steps 200 (paper 50,000)\n"):
         assert text in first.output or text.replace("reproduced*", "inconclusive*") in first.output, text
+    # not a terminal here: progress as plain lines, and no claim id or interval broken over lines
+    lines = first.output.splitlines()
+    assert any(line.startswith("parity sgd-d") and "elapsed" in line for line in lines), first.output
+    for claim in ("parity-sgd-fails", "parity-gradient-variance"):
+        row = next(line for line in lines if claim in line and "[" in line)
+        assert re.search(r"\[-?[0-9.e+-]+, -?[0-9.e+-]+\]", row), row
+    assert sum(line.startswith("  why: ") for line in lines) == 2
     assert "served from the store" in invoke("run", "parity", "-p", "smoke", "-n", "2", "-s", "steps=200").output
     runs = invoke("runs")
     assert runs.exit_code == 0 and "parity" in runs.output and "smoke" in runs.output

@@ -8,7 +8,7 @@ import pytest
 
 from deeplimits import registry
 from deeplimits.experiment import STATUSES, Results
-from deeplimits.config import to_dict
+from deeplimits.config import ConfigError, parse_assignments, to_dict
 
 SEEDS = (0, 1)
 
@@ -98,3 +98,34 @@ def test_a_run_below_the_papers_budget_is_labelled_so(name):
         cut = [b for b in claim.budget if results.config[b] < getattr(exp.Config(), b)]
         assert bool(verdict.budget) == bool(cut), claim.id
         assert all(f"{b} {results.config[b]:,} (paper " in verdict.budget for b in cut), verdict.budget
+
+
+def _float_fields(exp):
+    """(name, is a list) of every field that holds floats: float, a tuple of floats, or float-or-none."""
+    import typing
+
+    from deeplimits.config import field_types
+
+    for name, tp in field_types(exp.Config).items():
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+        if tp is float or (origin is not tuple and float in args):
+            yield name, False
+        elif origin is tuple and args[0] is float:
+            yield name, True
+
+
+@pytest.mark.parametrize("name", registry.names())
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_no_float_field_accepts_a_non_finite_value(name, bad):
+    """A NaN passes every range check (it compares false), so each float field of every experiment refuses it."""
+    exp = registry.get(name)
+    checked = 0
+    for field, is_tuple in _float_fields(exp):
+        value = (1.0, bad) if is_tuple else bad
+        with pytest.raises(ConfigError, match="expected a finite number"):
+            exp.config_for("quick", **{field: value})
+        overrides = parse_assignments(exp.Config, [f"{field}={'1,' if is_tuple else ''}{bad}"])
+        with pytest.raises(ConfigError, match="expected a finite number"):
+            exp.config_for("quick", **overrides)
+        checked += 1
+    assert checked >= 1, f"{name} has no float field to check"

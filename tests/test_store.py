@@ -1,3 +1,5 @@
+import pytest
+
 import numpy as np
 
 from deeplimits.experiment import ArmResults, Results
@@ -53,3 +55,133 @@ def test_a_store_written_before_the_new_verdict_fields_gains_them(tmp_path):
     store.save(key="new", profile="quick", results=results, verdicts=[verdict], figures={}, created="2026-01-02",
                provenance={})
     assert store.get("new").verdicts == (verdict,)
+
+
+# A store that is damaged, foreign or newer: one line, exit 2, the file untouched.
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from deeplimits.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def _foreign(path):
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    connection.executescript("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL);")
+    connection.close()
+
+
+def _newer(path):
+    import sqlite3
+
+    from deeplimits.store import Store
+    from deeplimits.store.sqlite import SCHEMA_VERSION
+
+    Store(path.parent)._connect().close()  # a new, current store
+    connection = sqlite3.connect(path)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    connection.close()
+
+
+def _table_dropped(path):
+    import sqlite3
+
+    from deeplimits.store import Store
+
+    Store(path.parent)._connect().close()  # a new, current store
+    connection = sqlite3.connect(path)
+    connection.execute("DROP TABLE verdicts")
+    connection.close()
+
+
+def _column_added(path):
+    import sqlite3
+
+    from deeplimits.store import Store
+
+    Store(path.parent)._connect().close()  # a new, current store
+    connection = sqlite3.connect(path)
+    connection.execute("ALTER TABLE runs ADD COLUMN colour TEXT NOT NULL DEFAULT 'red'")
+    connection.close()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda path: path.write_bytes(b"this is not a database, it is a shopping list\n" * 40),
+     "is not a deeplimits store (not an SQLite database)"),
+    (lambda path: path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 2000), "cannot be read"),
+    (_foreign, "is not a deeplimits store (tables invoices)"),
+    (_newer, "was written by a newer deeplimits"),
+    (_table_dropped, "its table 'verdicts' is missing"),
+    (_column_added, "table 'runs' has columns that do not match this deeplimits (colour)"),
+])
+@pytest.mark.parametrize("command", [["run", "parity", "-p", "smoke", "-n", "1"], ["runs"], ["list"], ["report"],
+                                     ["falsify", "parity"], ["sweep", "parity", "--grid", "learning_rate=0.1"]])
+def test_a_bad_store_is_one_line_exit_2_and_left_untouched(results_home, damage, message, command):
+    results_home.mkdir(parents=True)
+    path = results_home / "deeplimits.sqlite"
+    damage(path)
+    before = {p.name: p.read_bytes() for p in results_home.iterdir()}
+    result = _cli(*command)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and result.output.count("error:") == 1 and "Traceback" not in result.output
+    assert {p.name: p.read_bytes() for p in results_home.iterdir()} == before
+
+
+def test_an_unversioned_store_is_migrated_and_versioned(tmp_path):
+    import sqlite3
+
+    from deeplimits.store import Store
+    from deeplimits.store.sqlite import SCHEMA_VERSION
+
+    connection = sqlite3.connect(tmp_path / Store.FILENAME)
+    connection.executescript("CREATE TABLE runs (key TEXT PRIMARY KEY, experiment TEXT NOT NULL, version INTEGER "
+                             "NOT NULL, profile TEXT NOT NULL, config TEXT NOT NULL, seeds TEXT NOT NULL, created "
+                             "TEXT NOT NULL, wall_s REAL NOT NULL, provenance TEXT NOT NULL, results BLOB NOT NULL);")
+    connection.close()
+    assert Store(tmp_path).runs() == []
+    connection = sqlite3.connect(tmp_path / Store.FILENAME)
+    assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"runs", "verdicts", "figures", "leases", "sweeps"} <= tables
+    connection.close()
+
+
+@pytest.mark.parametrize("where", ["file", "under-file"])
+@pytest.mark.parametrize("command", [["run", "parity", "-p", "smoke", "-n", "1"], ["runs"], ["list"], ["report"],
+                                     ["falsify", "parity"], ["sweep", "parity", "--grid", "learning_rate=0.1"]])
+def test_a_results_directory_that_is_a_file_is_refused_before_any_work(tmp_path, where, command):
+    target = tmp_path / "results.txt"
+    target.write_text("mine")
+    out = target if where == "file" else target / "inner"
+    result = _cli(*command, "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert "is a file" in result.output or "which is a file" in result.output
+    assert result.output.count("error:") == 1 and target.read_text() == "mine"
+
+
+def test_a_failed_save_leaves_no_figure_files(results_home, monkeypatch):
+    import deeplimits
+    from deeplimits.store import Store
+
+    def broken_save(self, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Store, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        deeplimits.run("parity", profile="smoke", seeds=1, steps=100, variance_max_dim=4, sampled_dims=())
+    assert not (results_home / "figures").exists() or not any(p.is_file() for p in (results_home / "figures").rglob("*"))
+
+
+def test_concurrent_report_refreshes_never_collide(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from deeplimits.report.html import write_report
+
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(lambda _: write_report(tmp_path), range(48)))
+    assert len(set(paths)) == 1 and paths[0].read_text().rstrip().endswith("</html>")
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
