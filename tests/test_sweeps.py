@@ -204,7 +204,7 @@ def _processes_named(name: str) -> list[int]:
 @needs_ray
 @pytest.mark.skipif(not Path("/proc").exists(), reason="finds Ray's workers through /proc")
 def test_a_killed_ray_worker_is_retried_and_the_results_are_those_of_the_local_backend(tmp_path):
-    grid = ["--grid", "learning_rate=0.05,0.5", "-s", "steps=3000"]
+    grid = ["--grid", "learning_rate=0.05,0.5", "-s", "steps=1000"]
     local = subprocess.run(_sweep_command(tmp_path / "local", *grid), env=_environment(tmp_path),
                            capture_output=True, text=True, timeout=600)
     assert local.returncode == 0, local.stderr[-2000:]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import time
 import typing
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from typing import Any, Iterator, Sequence
 from deeplimits import api, registry
 from deeplimits.config import ConfigError, _check_key, field_types, parse_value, to_dict
 from deeplimits.experiment import Progress, no_progress
+from deeplimits.engine.devices import ENV_CACHE
 from deeplimits.store import Store, StoredRun
 
 BACKENDS = ("local", "ray")
@@ -233,6 +235,10 @@ def _now() -> str:
 def compute_sweep_point(experiment: str, profile: str, seeds: tuple[int, ...],
                         overrides: dict[str, Any]) -> api.Computed:
     """One grid point, computed wherever it runs (this process or a Ray worker); stores nothing."""
+    if os.environ.get(ENV_CACHE):  # a Ray worker: share compiled programs with the driver's cache
+        from deeplimits.engine import enable_persistent_cache
+
+        enable_persistent_cache()
     return api.compute(experiment, profile=profile, seeds=seeds, overrides=overrides)
 
 
@@ -245,6 +251,13 @@ def _execute(plan: SweepPlan, tasks: list[tuple[str, dict[str, Any]]], backend: 
             yield key, compute_sweep_point(plan.experiment, plan.profile, plan.seeds, overrides)
     else:
         yield from _execute_on_ray(plan, tasks, address, cpus_per_task)
+
+
+def _compilation_cache() -> str:
+    """The driver's on-disk program cache (the CLI keeps one), for workers on the same machine; else off."""
+    import jax
+
+    return jax.config.jax_compilation_cache_dir or "off"
 
 
 def init_ray(address: str | None = None, **settings: Any) -> None:
@@ -275,7 +288,8 @@ def _execute_on_ray(plan: SweepPlan, tasks: list[tuple[str, dict[str, Any]]], ad
         remote = ray.remote(compute_sweep_point).options(
             num_cpus=cpus_per_task, max_retries=RAY_TASK_RETRIES, retry_exceptions=False,
             # each task gets one JAX device per core it has (at least two: results do not depend on the count)
-            runtime_env={"env_vars": {"DEEPLIMITS_CPU_DEVICES": str(cpus_per_task), "MPLBACKEND": "Agg"}})
+            runtime_env={"env_vars": {"DEEPLIMITS_CPU_DEVICES": str(cpus_per_task), "MPLBACKEND": "Agg",
+                                      ENV_CACHE: _compilation_cache()}})
         pending = {remote.remote(plan.experiment, plan.profile, plan.seeds, overrides): key
                    for key, overrides in tasks}
         try:

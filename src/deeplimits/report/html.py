@@ -95,7 +95,9 @@ def _interval(v: Verdict) -> str:
 
 
 def _config_value(value: Any) -> str:
-    return ", ".join(_config_value(v) for v in value) if isinstance(value, list | tuple) else str(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(_config_value(v) for v in value) if value else "(none)"
+    return str(value)
 
 
 def _lead(detail: str) -> str:
@@ -181,11 +183,11 @@ class SweepView:
     created: str
 
 
-def _sweep_views(store: Store, runs: dict[str, StoredRun]) -> list[SweepView]:
+def _sweep_views(stored: list[dict[str, Any]], runs: dict[str, StoredRun]) -> list[SweepView]:
     from deeplimits.sweeps import SweepPoint, flips
 
     views = []
-    for sw in store.sweeps():
+    for sw in stored:
         points = [SweepPoint(settings=p["settings"], key=p["key"], run=runs.get(p["key"]), computed=False)
                   for p in sw["points"]]
         claims = list(dict.fromkeys(v.claim_id for p in points if p.run for v in p.run.verdicts))
@@ -204,8 +206,9 @@ def build_report(out: Path) -> str:
     """The report's HTML for the store in ``out``."""
     store = Store(out)
     every_run = store.runs()
-    sweeps = _sweep_views(store, {r.key: r for r in every_run})
-    swept = {r.key for r in every_run} & {k for sw in store.sweeps() for k in (p["key"] for p in sw["points"])}
+    stored_sweeps = store.sweeps()
+    sweeps = _sweep_views(stored_sweeps, {r.key: r for r in every_run})
+    swept = {p["key"] for sw in stored_sweeps for p in sw["points"]}
     runs_by_experiment: dict[str, list[StoredRun]] = {}
     for run in every_run:
         if run.profile != FALSIFY:  # falsifying runs are shown beside their claims, not as the experiment's
