@@ -31,7 +31,7 @@ import numpy as np
 from deeplimits import registry
 from deeplimits.config import ConfigError, to_dict
 from deeplimits.experiment import Progress, Results, Verdict, no_progress
-from deeplimits.store import Store, StoreError, check_results_dir, run_key
+from deeplimits.store import Store, check_results_dir, run_key
 
 MAX_SEED = 2**31 - 1
 MAX_SEEDS = 1024  # per run: 128x a quick profile's 8 seeds, minutes to hours of training
@@ -75,7 +75,7 @@ def resolve_seeds(seeds: int | Sequence[int] | None, default: int) -> tuple[int,
     """
     if seeds is None:
         return tuple(range(default))
-    if _is_integer(seeds):
+    if is_integer(seeds):
         count = operator.index(seeds)
         if count < 1:
             raise ConfigError(f"seeds={count}: expected a count >= 1")
@@ -84,7 +84,7 @@ def resolve_seeds(seeds: int | Sequence[int] | None, default: int) -> tuple[int,
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         raise ConfigError(f"seeds={seeds!r}: expected a count (an integer >= 1) or a list of seeds")
     listed = list(seeds)
-    if not all(_is_integer(s) and 0 <= s <= MAX_SEED for s in listed):
+    if not all(is_integer(s) and 0 <= s <= MAX_SEED for s in listed):
         raise ConfigError(f"seeds={listed!r}: each seed must be an integer in 0..{MAX_SEED}")
     chosen = tuple(operator.index(s) for s in listed)
     if not chosen or len(set(chosen)) != len(chosen):
@@ -93,7 +93,7 @@ def resolve_seeds(seeds: int | Sequence[int] | None, default: int) -> tuple[int,
     return chosen
 
 
-def _is_integer(value: Any) -> bool:
+def is_integer(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
@@ -262,11 +262,6 @@ class Leases:
             time.sleep(self.POLL_S)
         return state
 
-    def release(self, key: str) -> None:
-        with self._lock:
-            self.held.discard(key)
-        self.store.release(key, self.owner)
-
     def forget(self, key: str) -> None:
         """The lease ended with the run's save (same transaction)."""
         with self._lock:
@@ -291,10 +286,11 @@ class Leases:
                     pass
 
     def close(self) -> None:
+        """Give back every lease still held (a run that failed or was interrupted); stop renewing."""
         for key in sorted(self.held):
             try:
                 self.store.release(key, self.owner)
-            except Exception:
+            except Exception:  # closing after a failure: the lease also lapses when this process ends
                 pass
         self.held.clear()
         self._stop.set()

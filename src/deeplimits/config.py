@@ -95,12 +95,12 @@ def parse_assignments(config_cls: type, assignments: list[str]) -> dict[str, Any
         key = key.strip()
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected key=value")
-        _check_key(config_cls, key)
+        check_key(config_cls, key)
         out[key] = parse_value(types[key], value, key)
     return out
 
 
-def _check_key(config_cls: type, key: str) -> None:
+def check_key(config_cls: type, key: str) -> None:
     names = [f.name for f in fields(config_cls)]
     if key not in names:
         near = difflib.get_close_matches(key, names, n=1)
@@ -165,7 +165,7 @@ def build_config(config_cls: type, overrides: dict[str, Any]) -> Any:
     types = field_types(config_cls)
     values: dict[str, Any] = {}
     for key, value in overrides.items():
-        _check_key(config_cls, key)
+        check_key(config_cls, key)
         values[key] = _check_type(types[key], value, key)
     for f in fields(config_cls):
         _check_range(f, values.get(f.name, f.default))

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from deeplimits import api, registry
-from deeplimits.config import ConfigError, _check_key, field_types, parse_value, to_dict
+from deeplimits.config import ConfigError, check_key, field_types, parse_value, to_dict
 from deeplimits.experiment import Progress, no_progress
 from deeplimits.engine.devices import ENV_CACHE
 from deeplimits.store import Store, StoredRun
@@ -80,7 +80,7 @@ def parse_grid(config_cls: type, items: Sequence[str]) -> dict[str, list[Any]]:
         key = key.strip()
         if not sep or not key or not text.strip():
             raise ConfigError(f"--grid {item!r}: expected key=value1,value2,...")
-        _check_key(config_cls, key)
+        check_key(config_cls, key)
         if key in grid:
             raise ConfigError(f"--grid {key}: given twice; list all its values in one --grid")
         is_list = typing.get_origin(types[key]) is tuple
@@ -113,7 +113,7 @@ def plan_sweep(experiment: Any, grid: Any, *, profile: str = "quick", seeds: Any
                           "--grid learning_rate=0.01,0.1")
     axes: dict[str, list[Any]] = {}
     for key, values in grid.items():
-        _check_key(exp.Config, key)
+        check_key(exp.Config, key)
         if key in overrides:
             raise ConfigError(f"{key} is both a grid axis and a fixed setting (--set); give it once")
         values = list(values) if isinstance(values, (list, tuple, range)) else [values]
@@ -161,7 +161,7 @@ def sweep(experiment: str, grid: dict[str, Sequence[Any]], *, profile: str = "qu
         raise ConfigError(f"backend={backend!r}: accepted: {', '.join(BACKENDS)}")
     if address is not None and backend != "ray":
         raise ConfigError("an address is for the ray backend (--backend ray)")
-    if not api._is_integer(cpus_per_task) or cpus_per_task < 1:
+    if not api.is_integer(cpus_per_task) or cpus_per_task < 1:
         raise ConfigError(f"cpus_per_task={cpus_per_task!r}: expected an integer >= 1")
     plan = plan_sweep(experiment, grid, profile=profile, seeds=seeds, overrides=overrides)
     if backend == "ray":
