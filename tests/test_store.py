@@ -2,6 +2,8 @@ import pytest
 
 import numpy as np
 
+from deeplimits.store.sqlite import SCHEMA_VERSION
+
 from deeplimits.experiment import ArmResults, Results
 from deeplimits.store import pack_results, run_key, unpack_results
 
@@ -75,38 +77,19 @@ def _foreign(path):
     connection.close()
 
 
-def _newer(path):
-    import sqlite3
+def _altered(sql):
+    """A new, current store, then ``sql`` run on it behind deeplimits' back."""
+    def damage(path):
+        import sqlite3
 
-    from deeplimits.store import Store
-    from deeplimits.store.sqlite import SCHEMA_VERSION
+        from deeplimits.store import Store
 
-    Store(path.parent)._connect().close()  # a new, current store
-    connection = sqlite3.connect(path)
-    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    connection.close()
+        Store(path.parent)._connect().close()
+        connection = sqlite3.connect(path)
+        connection.execute(sql)
+        connection.close()
 
-
-def _table_dropped(path):
-    import sqlite3
-
-    from deeplimits.store import Store
-
-    Store(path.parent)._connect().close()  # a new, current store
-    connection = sqlite3.connect(path)
-    connection.execute("DROP TABLE verdicts")
-    connection.close()
-
-
-def _column_added(path):
-    import sqlite3
-
-    from deeplimits.store import Store
-
-    Store(path.parent)._connect().close()  # a new, current store
-    connection = sqlite3.connect(path)
-    connection.execute("ALTER TABLE runs ADD COLUMN colour TEXT NOT NULL DEFAULT 'red'")
-    connection.close()
+    return damage
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -114,9 +97,9 @@ def _column_added(path):
      "is not a deeplimits store (not an SQLite database)"),
     (lambda path: path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 2000), "cannot be read"),
     (_foreign, "is not a deeplimits store (tables invoices)"),
-    (_newer, "was written by a newer deeplimits"),
-    (_table_dropped, "its table 'verdicts' is missing"),
-    (_column_added, "table 'runs' has columns that do not match this deeplimits (colour)"),
+    (_altered(f"PRAGMA user_version = {SCHEMA_VERSION + 1}"), "was written by a newer deeplimits"),
+    (_altered("DROP TABLE verdicts"), "its table 'verdicts' is missing"),
+    (_altered("ALTER TABLE runs ADD COLUMN colour TEXT NOT NULL DEFAULT 'red'"), "table 'runs' has columns that do not match this deeplimits (colour)"),
 ])
 @pytest.mark.parametrize("command", [["run", "parity", "-p", "smoke", "-n", "1"], ["runs"], ["list"], ["report"],
                                      ["falsify", "parity"], ["sweep", "parity", "--grid", "learning_rate=0.1"]])
