@@ -69,6 +69,11 @@ def test_falsify_runs_the_setting_and_says_whether_it_flipped(results_home):
     (["show", "nope"], "unknown experiment"),
     (["falsify", "parity", "--claim", "parity-sgd-fail"], "no claim 'parity-sgd-fail'"),
     (["falsify", "parit"], "did you mean 'parity'"),
+    (["run", "adversarial", "--set", "epsilons=-0.1,0.2"], "out of range"),
+    (["run", "adversarial", "--set", "attack_epsilon=-0.01"], "out of range"),
+    (["run", "adversarial", "--set", "epsilons="], "epsilons"),
+    (["run", "color-inversion", "--set", "inversion_strength=1.5"], "out of range"),
+    (["run", "overconfidence", "--set", "ensemble_size=1"], "out of range"),
 ])
 def test_bad_input_exits_2_with_one_line_and_stores_nothing(results_home, args, message):
     result = runner.invoke(app, args)

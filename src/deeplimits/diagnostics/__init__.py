@@ -1,4 +1,12 @@
-"""Diagnostics that explain failures: gradient variance across targets, conditioning."""
+"""Diagnostics that explain failures: gradient variance across targets, conditioning, calibration."""
+from deeplimits.diagnostics.calibration import (
+    brier_score,
+    excess_ece_interval,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    softmax,
+)
 from deeplimits.diagnostics.conditioning import (
     condition_number,
     gd_iterations_to,
@@ -15,6 +23,7 @@ from deeplimits.diagnostics.gradient_variance import (
     variance_over_targets,
 )
 
-__all__ = ["all_parities", "all_sign_vectors", "condition_number", "gd_iterations_to",
+__all__ = ["all_parities", "all_sign_vectors", "brier_score", "condition_number", "excess_ece_interval",
+           "expected_calibration_error", "fit_temperature", "negative_log_likelihood", "softmax", "gd_iterations_to",
            "gd_relative_error", "gradient_scale_sq", "log_log_slope", "per_example_jacobian",
            "split_sample_variance", "target_gradients", "variance_over_targets"]

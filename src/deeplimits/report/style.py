@@ -80,3 +80,23 @@ def plot_band(ax: Axes, steps: np.ndarray, values: np.ndarray, *, label: str, co
     mean, lo, hi = band(values)
     ax.plot(steps, mean, color=color, label=label, linestyle=linestyle, linewidth=1.6)
     ax.fill_between(steps, lo, hi, color=color, alpha=0.2, linewidth=0)
+
+
+def plot_interval_bars(ax: Axes, groups: list[str], series: dict[str, list[np.ndarray]], *,
+                       colors: tuple[str, ...] = PALETTE) -> None:
+    """Grouped bars: for each series, its mean over seeds in each group with the 95% t interval
+    (the verdicts' interval, ``stats.mean_interval``) as an error bar, and each seed as a dot."""
+    from deeplimits.stats import mean_interval
+
+    width = 0.8 / max(1, len(series))
+    for k, (name, per_group) in enumerate(series.items()):
+        x = np.arange(len(groups)) + (k - (len(series) - 1) / 2) * width
+        intervals = [mean_interval(v) for v in per_group]
+        mean = np.array([iv.estimate for iv in intervals])
+        low = np.nan_to_num(mean - np.array([iv.low for iv in intervals]))
+        high = np.nan_to_num(np.array([iv.high for iv in intervals]) - mean)
+        ax.bar(x, mean, width, color=colors[k % len(colors)], alpha=0.75, label=name,
+               yerr=(low, high), capsize=3)
+        for xi, v in zip(x, per_group):
+            ax.plot(np.full(len(v), xi), v, ".", color="black", markersize=3)
+    ax.set_xticks(np.arange(len(groups)), groups)

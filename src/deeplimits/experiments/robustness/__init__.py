@@ -1,0 +1,1 @@
+"""Robustness of trained classifiers: adversarial examples, colour inversion, overconfidence."""

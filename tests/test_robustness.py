@@ -1,0 +1,120 @@
+"""The pieces behind `adversarial`, `color-inversion` and `overconfidence`: digits, the 8x8 networks,
+the attacks and the calibration measures, against exact answers and plain reference paths."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from deeplimits.data import GREY_LEVEL, load_digits
+from deeplimits.diagnostics import (brier_score, excess_ece_interval, expected_calibration_error, fit_temperature,
+                                    negative_log_likelihood, softmax)
+from deeplimits.engine.attacks import fgsm, linear_worst_case, pgd, random_signs_noise
+from deeplimits.engine.classify import Conv3x3, DigitsCNN, digits_mlp
+
+
+def test_digits_are_split_once_stratified_and_scaled():
+    digits = load_digits()
+    assert (len(digits.x_train), len(digits.x_val), len(digits.x_test)) == (1077, 360, 360)
+    for x in (digits.x_train, digits.x_val, digits.x_test):
+        assert x.shape[1:] == (8, 8) and x.dtype == np.float32 and x.min() == 0.0 and x.max() == 1.0
+        assert not x.flags.writeable
+        assert set(np.unique(x * 16)) <= set(range(17))  # 17 grey levels, one level = GREY_LEVEL
+    assert GREY_LEVEL == 1 / 16
+    counts = np.bincount(digits.y_test, minlength=10)
+    assert counts.min() >= 35 and counts.max() <= 37  # stratified: ~36 of each class
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    assert len(digits.x_train) + len(digits.x_val) + len(digits.x_test) == len(sklearn_digits().images)
+
+
+def test_patch_convolution_equals_equinox_conv2d():
+    """The fast path (3x3 patches times one matrix) computes what eqx.nn.Conv2d computes."""
+    key = jax.random.key(0)
+    reference = eqx.nn.Conv2d(4, 5, 3, padding=1, key=key)
+    fast = Conv3x3(4, 5, key=key)
+    # Conv2d weight (out, in, 3, 3) -> patch order (i, j, in): row (3 i + j) * in + c
+    weight = jnp.transpose(reference.weight, (2, 3, 1, 0)).reshape(9 * 4, 5)
+    fast = eqx.tree_at(lambda m: (m.weight, m.bias), fast, (weight, reference.bias.ravel()))
+    h = jax.random.normal(jax.random.key(1), (8, 8, 4))
+    np.testing.assert_allclose(fast(h), jnp.transpose(reference(jnp.transpose(h, (2, 0, 1))), (1, 2, 0)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_networks_map_an_image_to_ten_logits():
+    image = jnp.asarray(load_digits().x_test[0])
+    assert DigitsCNN(key=jax.random.key(0))(image).shape == (10,)
+    assert digits_mlp(jax.random.key(0))(image).shape == (10,)
+
+
+def test_attacks_stay_in_the_ball_and_the_pixel_range():
+    digits = load_digits()
+    net = DigitsCNN(key=jax.random.key(0))
+    x, y = jnp.asarray(digits.x_test[:16]), jnp.asarray(digits.y_test[:16])
+    eps = 0.1
+    for adv in (pgd(net, x, y, eps, key=jax.random.key(1), steps=5, step_size=0.05), fgsm(net, x, y, eps),
+                pgd(net, x, jnp.zeros_like(y), eps, key=jax.random.key(2), steps=5, step_size=0.05, targeted=True),
+                random_signs_noise(x, eps, key=jax.random.key(3))):
+        assert float(jnp.max(jnp.abs(adv - x))) <= eps + 1e-6
+        assert float(adv.min()) >= 0.0 and float(adv.max()) <= 1.0
+
+
+def test_pgd_raises_the_loss_more_than_random_signs():
+    import optax
+
+    digits = load_digits()
+    net = DigitsCNN(key=jax.random.key(0))
+    x, y = jnp.asarray(digits.x_test[:64]), jnp.asarray(digits.y_test[:64])
+
+    def loss(images):
+        return float(jnp.mean(optax.softmax_cross_entropy_with_integer_labels(jax.vmap(net)(images), y)))
+
+    attacked = pgd(net, x, y, 0.1, key=jax.random.key(1), steps=10, step_size=0.01)
+    assert loss(attacked) > loss(random_signs_noise(x, 0.1, key=jax.random.key(2))) > 0.9 * loss(x)
+
+
+def test_the_linear_worst_case_is_the_best_corner_of_the_box():
+    """Brute force over every corner of (eps-ball within [0, 1]) equals the closed form."""
+    import itertools
+
+    rng = np.random.default_rng(0)
+    weights, bias = rng.normal(size=(3, 4)), rng.normal(size=3)
+    x = rng.uniform(size=(50, 4))
+    labels = np.argmax(x @ weights.T + bias, axis=1)
+    for eps in (0.05, 0.2, 0.6):
+        low, high = np.clip(x - eps, 0, 1), np.clip(x + eps, 0, 1)
+        flipped = np.zeros(len(x), bool)
+        for corner in itertools.product((0, 1), repeat=4):
+            pick = np.where(np.array(corner, bool), high, low)
+            flipped |= np.argmax(pick @ weights.T + bias, axis=1) != labels
+        np.testing.assert_array_equal(linear_worst_case(weights, bias, x, labels, eps), flipped)
+
+
+def test_ece_brier_and_nll_on_cases_worked_by_hand():
+    # bins of width 1/15: 0.95 falls in the last, 0.55 in (8/15, 9/15]; |1 - 1.9| / 4 + |2 - 1.1| / 4
+    assert expected_calibration_error(np.array([0.95, 0.95, 0.55, 0.55]), np.array([1, 0, 1, 1])) == pytest.approx(0.45)
+    assert expected_calibration_error(np.array([0.7, 0.7]), np.array([1, 0]), bins=1) == pytest.approx(0.2)
+    assert brier_score(np.array([[1.0, 0.0], [0.5, 0.5]]), np.array([0, 0])) == pytest.approx(0.25)
+    assert negative_log_likelihood(np.log(np.array([[0.25, 0.75]])), np.array([1])) == pytest.approx(-np.log(0.75))
+    np.testing.assert_allclose(softmax(np.array([0.0, np.log(3.0)])), [0.25, 0.75])
+
+
+def test_temperature_scaling_recovers_the_temperature_that_made_the_logits():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(size=(4_000, 10)) * 2
+    labels = np.array([rng.choice(10, p=p) for p in softmax(true_logits)])
+    assert fit_temperature(3.0 * true_logits, labels) == pytest.approx(3.0, rel=0.1)
+
+
+def test_excess_ece_covers_zero_for_a_calibrated_classifier_and_not_for_an_overconfident_one():
+    """The raw ECE of 360 calibrated predictions is well above 0 (its bias); the excess over the calibrated
+    reference is not, and an accuracy 5 points below the confidence is found."""
+    rng = np.random.default_rng(1)
+    confidence = np.clip(1 - rng.exponential(0.05, (5, 360)), 0.1, 1.0)
+    calibrated = rng.random((5, 360)) < confidence
+    excess, raw = excess_ece_interval(confidence, calibrated)
+    assert excess.low <= 0.0 <= excess.high and raw.low > 0.005
+    overconfident = rng.random((5, 360)) < confidence - 0.05
+    excess, _ = excess_ece_interval(confidence, overconfident)
+    assert excess.low > 0.0
