@@ -1,0 +1,1 @@
+"""Generalization beyond the training data: extrapolation and sorting."""

@@ -1,0 +1,360 @@
+"""B2 `sorting`: "even learning a sorting algorithm is tremendously difficult".
+
+Claim (Chollet 2017). Networks trained to sort sequences of length L with values in
+[0, 1] reach high exact-sequence accuracy on such sequences and fail on longer
+sequences and on values outside [0, 1]: they fit the training distribution, not the
+algorithm. Vinyals, Bengio & Kudlur 2016 ("Order Matters", Table 1) report exact
+accuracy of about 94% at N = 5, 57% at N = 10 and 10% at N = 15 for their best
+model trained and tested at each N.
+
+Task. Each network reads a sequence and outputs, for every element, its rank (a
+pointer to its place in the sorted output, as a pointer network's). The output
+sequence puts each element at its predicted rank; it is exactly right when every
+rank is. Metrics: exact-sequence accuracy, per-position accuracy (share of output
+positions holding the right value), Kendall's tau-a between predicted and true
+ranks. Test sets: ``test_sequences`` sequences of each length in ``test_lengths``
+(values in [0, 1]) and of the training length with values in ``shifted_values``.
+
+Arms. `mlp` (failing): a ReLU MLP on the values padded to the longest length
+(with a mask), rank logits for each slot. `transformer` (failing): a small
+Transformer encoder without positional encodings (sorting does not depend on
+input order), rank logits for each element. `comparator` (remedy): a shared learned
+comparator g(a, b) = f(a, b) - f(b, a) of two values; an element's rank is the
+number of elements it beats, so the same network applies to any length. `np.sort`
+(control): the algorithm. The networks' model factories and the optimizer are
+parameters of ``train_ranker``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from deeplimits.config import ConfigError, param, to_dict
+from deeplimits.engine import derive_keys, numpy_rng, train
+from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
+                                   no_progress)
+from deeplimits.registry import register
+from deeplimits.report.style import PALETTE, new_figure
+from deeplimits.stats import at_least, at_most, decide, describe, mean_interval, note
+
+NAME = "sorting"
+LEARNED = 0.5  # "high" exact accuracy in distribution (Vinyals et al.: 94% at N = 5, 57% at N = 10)
+FAILS = 0.1  # "fail": exact accuracy at most 10% on longer sequences and on shifted values
+ACCURACY = (0.0, 1.0)
+NETS = ("mlp", "transformer")
+METRICS = ("exact", "per_position", "kendall_tau")
+
+CLAIM = Claim(
+    id="sorting-no-generalization",
+    statement="An MLP and a small Transformer trained to sort sequences of length L with values in [0, 1] sort such "
+              "sequences well, and fail on longer sequences and on values outside [0, 1].",
+    source="Chollet 2017; Vinyals et al. 2016, Table 1",
+    expected="Vinyals et al. 2016 Table 1 (trained and tested at each N): exact accuracy about 94% at N = 5, 57% at "
+             "N = 10, 10% at N = 15. Chollet: no numbers.",
+    budget=("steps",),
+    falsified_by=Falsification(why="tested only on sequences like the training ones (length L, values in [0, 1]), "
+                                   "the networks sort them, so the claimed failure cannot appear",
+                               profile="quick", seeds=4, overrides={"test_lengths": (5,), "shifted_values": (0.0, 1.0)}),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    train_length: int = param(5, "length L of the training sequences", min=2, max=64)
+    test_lengths: tuple[int, ...] = param((10, 15), "lengths of the test sequences beyond L", min=2, max=64,
+                                          distinct=True)
+    shifted_values: tuple[float, ...] = param((1.0, 2.0), "range of the values of the shifted test set (min,max)",
+                                              min=-100.0, max=100.0)
+    test_sequences: int = param(1_000, "sequences per test set", min=10, max=1_000_000)
+    width: int = param(256, "hidden units per layer of the MLP", min=1, max=8_192)
+    model_size: int = param(64, "Transformer width", min=8, max=1_024)
+    layers: int = param(2, "Transformer layers", min=1, max=12)
+    learning_rate: float = param(1e-3, "Adam learning rate", min=0.0, max=1.0)
+    steps: int = param(10_000, "Adam steps per network", min=1, max=10_000_000)
+    batch_size: int = param(128, "sequences per step", min=1, max=65_536)
+
+    def __post_init__(self) -> None:
+        low, *rest = self.shifted_values
+        if len(self.shifted_values) != 2 or not low < rest[0]:
+            raise ConfigError(f"shifted_values={','.join(map(str, self.shifted_values))}: expected two values, min,max "
+                              f"with min < max")
+
+    @property
+    def longest(self) -> int:
+        return max(self.train_length, *self.test_lengths)
+
+
+def true_ranks(values: jax.Array | np.ndarray):
+    """Rank of each element in its sequence: ``(..., L) -> (..., L)`` int."""
+    xp = jnp if isinstance(values, jax.Array) else np
+    return xp.argsort(xp.argsort(values, axis=-1), axis=-1)
+
+
+class MLPRanker(eqx.Module):
+    """A ReLU MLP on the values padded to ``longest`` slots plus a mask; rank logits for each slot."""
+
+    mlp: eqx.nn.MLP
+    longest: int = eqx.field(static=True)
+
+    def __init__(self, *, key: jax.Array, longest: int, width: int):
+        self.longest = longest
+        self.mlp = eqx.nn.MLP(2 * longest, longest * longest, width, depth=2, activation=jax.nn.relu, key=key)
+
+    def __call__(self, values: jax.Array) -> jax.Array:  # (L,) -> (L, longest)
+        length = values.shape[0]
+        padded = jnp.zeros(self.longest).at[:length].set(values)
+        mask = (jnp.arange(self.longest) < length).astype(values.dtype)
+        return self.mlp(jnp.concatenate([padded, mask])).reshape(self.longest, self.longest)[:length]
+
+
+class SelfAttention(eqx.Module):
+    """Multi-head self-attention: one matrix product for q, k, v, one for the output."""
+
+    qkv: jax.Array  # (d, 3 d)
+    out: jax.Array  # (d, d)
+    heads: int = eqx.field(static=True)
+
+    def __init__(self, size: int, heads: int, *, key: jax.Array):
+        k1, k2 = jax.random.split(key)
+        self.qkv = jax.random.normal(k1, (size, 3 * size)) / np.sqrt(size)
+        self.out = jax.random.normal(k2, (size, size)) / np.sqrt(size)
+        self.heads = heads
+
+    def __call__(self, h: jax.Array) -> jax.Array:  # (L, d) -> (L, d)
+        length, size = h.shape
+        q, k, v = jnp.split((h @ self.qkv).reshape(length, 3 * self.heads, size // self.heads), 3, axis=1)
+        # Broadcast products, not batched matrix products: XLA's CPU backend runs a batch of tiny matrix
+        # products (5 x 16 by 16 x 5, per sequence and head) far slower than the same arithmetic fused.
+        scores = jnp.sum(q[:, None] * k[None, :], axis=-1) / np.sqrt(size // self.heads)  # (Lq, Lk, heads)
+        mixed = jnp.sum(jax.nn.softmax(scores, axis=1)[..., None] * v[None, :], axis=1)  # (Lq, heads, c)
+        return mixed.reshape(length, size) @ self.out
+
+
+class TransformerRanker(eqx.Module):
+    """A pre-norm Transformer encoder on the values (no positional encoding); rank logits for each element."""
+
+    embed: eqx.nn.Linear
+    attention: tuple[SelfAttention, ...]
+    feedforward: tuple[eqx.nn.MLP, ...]
+    norms: tuple[eqx.nn.LayerNorm, ...]
+    head: eqx.nn.Linear
+
+    def __init__(self, *, key: jax.Array, longest: int, size: int, layers: int, heads: int = 4):
+        keys = jax.random.split(key, 2 + 2 * layers)
+        self.embed = eqx.nn.Linear(1, size, key=keys[0])
+        self.attention = tuple(SelfAttention(size, heads, key=k) for k in keys[2:2 + layers])
+        self.feedforward = tuple(eqx.nn.MLP(size, size, 2 * size, depth=1, activation=jax.nn.relu, key=k)
+                                 for k in keys[2 + layers:])
+        self.norms = tuple(eqx.nn.LayerNorm(size) for _ in range(2 * layers + 1))
+        self.head = eqx.nn.Linear(size, longest, key=keys[1])
+
+    def __call__(self, values: jax.Array) -> jax.Array:  # (L,) -> (L, longest)
+        h = jax.vmap(self.embed)(values[:, None])
+        for i, (attend, feed) in enumerate(zip(self.attention, self.feedforward)):
+            h = h + attend(jax.vmap(self.norms[2 * i])(h))
+            h = h + jax.vmap(feed)(jax.vmap(self.norms[2 * i + 1])(h))
+        return jax.vmap(self.head)(jax.vmap(self.norms[-1])(h))
+
+
+class Comparator(eqx.Module):
+    """g(a, b) = f(a, b) - f(b, a) > 0 when a is judged larger; an element's rank counts what it beats."""
+
+    f: eqx.nn.MLP
+
+    def __init__(self, *, key: jax.Array, width: int = 32):
+        self.f = eqx.nn.MLP(2, "scalar", width, depth=2, activation=jax.nn.relu, key=key)
+
+    def pairwise(self, values: jax.Array) -> jax.Array:  # (L,) -> (L, L): g(x_j, x_k)
+        a, b = jnp.broadcast_arrays(values[:, None], values[None, :])
+        pairs = jnp.stack([a, b], axis=-1)
+        f = jax.vmap(jax.vmap(self.f))
+        return f(pairs) - f(pairs[..., ::-1])
+
+    def __call__(self, values: jax.Array) -> jax.Array:  # (L,) -> (L,) predicted ranks (float)
+        return jnp.sum(self.pairwise(values) > 0, axis=1).astype(jnp.float32)
+
+
+def _loss(arm: str):
+    def loss(net, values):  # values (B, L)
+        if arm == "comparator":
+            scores = jax.vmap(net.pairwise)(values)  # (B, L, L)
+            larger = (values[:, :, None] > values[:, None, :]).astype(jnp.float32)
+            off_diagonal = 1.0 - jnp.eye(values.shape[1])
+            return jnp.sum(optax.sigmoid_binary_cross_entropy(scores, larger) * off_diagonal) / (
+                values.shape[0] * values.shape[1] * (values.shape[1] - 1))
+        logits = jax.vmap(net)(values)  # (B, L, longest)
+        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, true_ranks(values)))
+    return loss
+
+
+def model_factory(config: Config, arm: str) -> Callable[[jax.Array], eqx.Module]:
+    return {"mlp": lambda key: MLPRanker(key=key, longest=config.longest, width=config.width),
+            "transformer": lambda key: TransformerRanker(key=key, longest=config.longest, size=config.model_size,
+                                                         layers=config.layers),
+            "comparator": lambda key: Comparator(key=key)}[arm]
+
+
+def train_ranker(config: Config, arm: str, seeds: tuple[int, ...], progress: Progress = no_progress, *,
+                 model: Callable[[jax.Array], eqx.Module] | None = None,
+                 optimizer: optax.GradientTransformation | None = None):
+    """Train one network per seed on fresh sequences of length L in [0, 1], drawn inside the compiled loop."""
+    return train(keys=derive_keys(NAME, arm, seeds), init=model or model_factory(config, arm), loss=_loss(arm),
+                 optimizer=optimizer or optax.adam(config.learning_rate),
+                 sample_batch=lambda _, key: jax.random.uniform(key, (config.batch_size, config.train_length)),
+                 evaluate=lambda net, _, key: {}, steps=config.steps, eval_every=config.steps, progress=progress,
+                 label=arm)
+
+
+def test_sets(config: Config, seed: int) -> dict[str, np.ndarray]:
+    """name -> values ``(N, length)``: the training distribution, each longer length, and shifted values."""
+    rng = numpy_rng(NAME, "test", seed)
+    n, length = config.test_sequences, config.train_length
+    sets = {f"length-{length}": rng.random((n, length), dtype=np.float32)}
+    for longer in sorted(config.test_lengths):
+        sets.setdefault(f"length-{longer}", rng.random((n, longer), dtype=np.float32))
+    low, high = config.shifted_values
+    sets["shifted"] = rng.uniform(low, high, (n, length)).astype(np.float32)
+    return sets
+
+
+def score(predicted: np.ndarray, values: np.ndarray) -> dict[str, float]:
+    """Exact-sequence accuracy, per-position accuracy and Kendall tau-a of predicted ranks ``(N, L)``."""
+    truth = true_ranks(values)
+    n, length = values.shape
+    output = np.full((n, length), np.nan)  # the value each output position receives (NaN: none or several)
+    for i in range(length):
+        at = predicted == i
+        single = at.sum(axis=1) == 1
+        output[single, i] = values[single][at[single]]
+    expected = np.sort(values, axis=1)
+    right = output == expected
+    concordance = np.sign(predicted[:, :, None] - predicted[:, None, :]) * np.sign(truth[:, :, None] - truth[:, None, :])
+    return {"exact": float(right.all(axis=1).mean()), "per_position": float(right.mean()),
+            "kendall_tau": float(concordance.sum(axis=(1, 2)).mean() / (length * (length - 1)))}
+
+
+@eqx.filter_jit
+def _ranks(net, values):
+    out = jax.vmap(net)(values)
+    return out if out.ndim == 2 else jnp.argmax(out, axis=-1)
+
+
+def evaluate_ranker(config: Config, arm: str, models, seeds: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """``<metric>/<test set>`` -> ``(S,)`` for the trained ``models`` (or ``np.sort`` when ``models`` is None)."""
+    rows = []
+    params, static = eqx.partition(models, eqx.is_array) if models is not None else (None, None)
+    for i, seed in enumerate(seeds):
+        net = None if models is None else eqx.combine(jax.tree.map(lambda leaf, i=i: leaf[i], params), static)
+        row = {}
+        for name, values in test_sets(config, seed).items():
+            ranks = true_ranks(values) if net is None else np.asarray(_ranks(net, jnp.asarray(values)))
+            row.update({f"{metric}/{name}": value for metric, value in score(ranks, values).items()})
+        rows.append(row)
+    return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+
+
+@register
+class Sorting(Experiment):
+    name = NAME
+    catalogue = "B2"
+    version = 1
+    title = "Even learning a sorting algorithm is tremendously difficult"
+    family = "generalization"
+    claims = (CLAIM,)
+    Config = Config
+    profiles = {
+        "smoke": {"steps": 200, "test_sequences": 100, "width": 64, "model_size": 16, "layers": 1},
+        "quick": {"steps": 2_000, "test_sequences": 500, "model_size": 32},
+        "paper": {},
+    }
+    default_seeds = {"smoke": 2, "quick": 5, "paper": 8}
+    untrained = {"learning_rate": 0.0}
+    profile_notes = {
+        "smoke": "200 steps, small networks: checks the plumbing, not the claim",
+        "quick": "2,000 Adam steps of 128 sequences, Transformer width 32; 500 test sequences per set",
+        "paper": "our setting (Vinyals et al. train an LSTM pointer network per N; Chollet gives no setting): L = 5, "
+                 "10,000 Adam steps of 128 sequences, tests at 10 and 15 and on values in [1, 2]",
+    }
+
+    def arms(self, config: Config) -> tuple[Arm, ...]:
+        return (Arm("mlp", "failing", f"ReLU MLP (2 x {config.width}) on values padded to {config.longest} slots"),
+                Arm("transformer", "failing", f"Transformer encoder ({config.layers} layers, width "
+                                              f"{config.model_size}, no positional encoding)"),
+                Arm("comparator", "remedy", "a shared learned comparator of pairs; rank = elements beaten"),
+                Arm("np.sort", "control", "the algorithm"))
+
+    def run(self, config: Config, seeds: tuple[int, ...], progress: Progress = no_progress) -> Results:
+        start = time.perf_counter()
+        lengths = np.array(sorted({config.train_length, *config.test_lengths}))
+        arms = {}
+        for arm in (*NETS, "comparator", "np.sort"):
+            log = train_ranker(config, arm, seeds, progress) if arm != "np.sort" else None
+            final = evaluate_ranker(config, arm, log.models if log else None, seeds)
+            curves = {metric: np.stack([final[f"{metric}/length-{n}"] for n in lengths], axis=1) for metric in METRICS}
+            arms[arm] = ArmResults(steps=lengths, curves=curves, final=final,
+                                   diverged=log.diverged if log else np.zeros(len(seeds), bool),
+                                   wall_s=log.wall_s if log else 0.0)
+        return Results(experiment=NAME, version=self.version, config=to_dict(config), seeds=seeds, arms=arms,
+                       wall_s=time.perf_counter() - start)
+
+    def verdicts(self, results: Results) -> list[Verdict]:
+        config = results.config
+        length, longest = config["train_length"], max(config["test_lengths"])
+        low, high = config["shifted_values"]
+
+        def share(arm: str, key: str):
+            return mean_interval(results.arms[arm].final[key], bounds=ACCURACY)
+
+        checks = []
+        for arm in NETS:
+            iv = share(arm, f"exact/length-{longest}")
+            checks.append(describe(f"{arm} exact accuracy at length {longest}", iv, at_most(iv, FAILS), f"<= {FAILS}"))
+            iv = share(arm, "exact/shifted")
+            checks.append(describe(f"{arm} exact accuracy on values in [{low:g}, {high:g}]", iv, at_most(iv, FAILS),
+                                   f"<= {FAILS}"))
+        controls = [describe(f"{arm} exact accuracy at length {length}, values in [0, 1] (control)",
+                             iv := share(arm, f"exact/length-{length}"), at_least(iv, LEARNED), f">= {LEARNED}")
+                    for arm in (*NETS, "np.sort")]
+        notes = [note(f"comparator {key}", iv := share("comparator", f"exact/{key}"),
+                      f"remedy (comparator) exact accuracy {label} {iv}")
+                 for key, label in ((f"length-{length}", f"at length {length}"), (f"length-{longest}",
+                                                                                  f"at length {longest}"),
+                                    ("shifted", f"on values in [{low:g}, {high:g}]"))]
+        notes += [note(f"{arm} tau", iv := mean_interval(results.arms[arm].final[f"kendall_tau/length-{longest}"]),
+                       f"{arm} Kendall tau at length {longest} {iv}, per-position accuracy "
+                       f"{mean_interval(results.arms[arm].final[f'per_position/length-{longest}'])}")
+                  for arm in NETS]
+        rule = (f"reproduced if the 95% intervals of the MLP's and the Transformer's exact-sequence accuracy at length "
+                f"{longest} and on values in [{low:g}, {high:g}] (length {length}) are <= {FAILS}, while on sequences "
+                f"like the training ones (length {length}, values in [0, 1]) theirs and np.sort's are >= {LEARNED}")
+        return [decide(claim_id=CLAIM.id, quantity=f"MLP exact-sequence accuracy at length {longest}", rule=rule,
+                       main=checks[0], extra=tuple(checks[1:]), controls=tuple(controls), notes=tuple(notes))]
+
+    def figures(self, results: Results) -> dict:
+        fig, (ax, shifted) = new_figure(2, width=5.0)
+        from deeplimits.report.style import plot_band, plot_interval_bars
+
+        arms = (*NETS, "comparator", "np.sort")
+        for color, arm in zip(PALETTE, arms):
+            plot_band(ax, results.arms[arm].steps, results.arms[arm].curves["exact"], label=arm, color=color)
+        ax.axvline(results.config["train_length"], color="grey", linewidth=0.8, linestyle=":", label="training length")
+        ax.set(xlabel="sequence length (values in [0, 1])", ylabel="exact-sequence accuracy", ylim=(-0.02, 1.02),
+               title="Sorting longer sequences (95% bands over seeds)")
+        ax.legend(fontsize=8)
+        length = results.config["train_length"]
+        low, high = results.config["shifted_values"]
+        plot_interval_bars(shifted, list(arms), {
+            "values in [0, 1]": [results.arms[a].final[f"exact/length-{length}"] for a in arms],
+            f"values in [{low:g}, {high:g}]": [results.arms[a].final["exact/shifted"] for a in arms]})
+        shifted.set(xlabel="arm", ylabel="exact-sequence accuracy", ylim=(0, 1.05),
+                    title=f"Length {length}: values inside and outside the training range")
+        shifted.legend(fontsize=8)
+        return {CLAIM.id: fig}

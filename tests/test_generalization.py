@@ -1,0 +1,90 @@
+"""The pieces behind `extrapolation` and `sorting`, against exact answers."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from deeplimits import registry
+from deeplimits.experiments.generalization import extrapolation as ex
+from deeplimits.experiments.generalization import sorting as so
+
+
+def test_projectile_range_and_the_fitted_g_are_exact_without_noise():
+    assert ex.projectile_range(10.0, 45.0) == pytest.approx(100 / 9.81)
+    assert ex.projectile_range(np.array([10.0]), np.array([15.0]))[0] == pytest.approx(50 / 9.81)
+    config = registry.get("extrapolation").config_for("smoke", noise=0.0, trials=(4, 64))
+    np.testing.assert_allclose(ex.fit_physics(config, (0, 1)), 9.81, rtol=1e-6)
+
+
+def test_test_points_fall_in_the_box_or_one_of_its_two_shells():
+    config = registry.get("extrapolation").config_for("smoke")
+    grid, scale = ex.test_points(config)
+    masks = ex.region_masks(scale)
+    assert sum(m.astype(int) for m in masks.values()).tolist() == [1] * len(grid)
+    inside = grid[masks["inside"]]
+    assert inside[:, 0].min() >= 10 and inside[:, 0].max() <= 20 and inside[:, 1].min() >= 30
+    assert grid[:, 0].min() == pytest.approx(5.0) and grid[:, 1].max() == pytest.approx(75.0)  # the box scaled by 2
+    errors = ex.relative_errors(1.1 * np.ones(len(grid)), np.ones(len(grid)), scale)
+    assert errors == pytest.approx({r: 0.1 for r in ex.REGIONS})
+
+
+def test_trials_needed_takes_the_first_count_at_one_percent_and_censors_at_twice_the_largest():
+    counts = np.array([4, 8, 16])
+    errors = np.array([[0.5, 0.009, 0.001], [0.5, 0.2, 0.1], [0.01, 0.5, 0.001]])
+    assert ex.trials_needed(counts, errors).tolist() == [8, 32, 4]
+
+
+def test_straightness_is_one_for_a_line_and_less_for_a_curve():
+    t = np.linspace(0, 1, 21)
+    assert ex.straightness(3 * t + 1) == pytest.approx(1.0)
+    assert ex.straightness(np.stack([t**2, np.exp(5 * t)])).max() < 0.95
+
+
+def test_sorting_scores_worked_by_hand():
+    values = np.array([[0.3, 0.1, 0.2]])
+    assert so.true_ranks(values).tolist() == [[2, 0, 1]]
+    assert so.score(np.array([[2, 0, 1]]), values) == {"exact": 1.0, "per_position": 1.0, "kendall_tau": 1.0}
+    # identity ranks: output 0.3, 0.1, 0.2 against 0.1, 0.2, 0.3; pairs (0,1), (0,2) discordant, (1,2) concordant
+    assert so.score(np.array([[0, 1, 2]]), values) == pytest.approx(
+        {"exact": 0.0, "per_position": 0.0, "kendall_tau": -1 / 3})
+    # two elements at rank 0: positions 0 and 1 get no single value; position 2 is right
+    assert so.score(np.array([[2, 0, 0]]), values)["per_position"] == pytest.approx(1 / 3)
+
+
+def test_the_comparator_is_antisymmetric_and_counts_what_each_element_beats():
+    comparator = so.Comparator(key=jax.random.key(0))
+    values = jnp.array([0.3, 0.1, 0.7, 0.5])
+    g = comparator.pairwise(values)
+    np.testing.assert_allclose(g, -g.T, atol=1e-6)
+    np.testing.assert_allclose(jnp.diag(g), 0.0, atol=1e-6)
+    np.testing.assert_array_equal(comparator(values), jnp.sum(g > 0, axis=1))
+
+
+def test_rankers_read_any_length_up_to_the_longest():
+    config = registry.get("sorting").config_for("smoke")
+    for arm in ("mlp", "transformer"):
+        net = so.model_factory(config, arm)(jax.random.key(0))
+        for length in (config.train_length, config.longest):
+            assert net(jnp.linspace(0, 1, length)).shape == (length, config.longest)
+
+
+@pytest.mark.parametrize(("name", "setting", "message"), [
+    ("extrapolation", "speed_range=20,10", "min < max"),
+    ("extrapolation", "angle_range=30", "min < max"),
+    ("extrapolation", "angle_range=10,80", "scaled by 2"),
+    ("extrapolation", "trials=", "trials"),
+    ("sorting", "test_lengths=0", "out of range"),
+    ("sorting", "test_lengths=", "test_lengths"),
+    ("sorting", "shifted_values=2,1", "min < max"),
+])
+def test_bad_settings_exit_2_and_store_nothing(results_home, name, setting, message):
+    from typer.testing import CliRunner
+
+    from deeplimits.cli import app
+    from deeplimits.store import Store
+
+    result = CliRunner().invoke(app, ["run", name, "--set", setting])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and result.output.count("error:") == 1
+    assert Store(results_home).runs() == []
