@@ -36,8 +36,9 @@ def _patches(h: jax.Array) -> jax.Array:
 class Conv3x3(eqx.Module):
     """A 3x3 convolution with same padding, computed as one matrix product over patches.
 
-    XLA's CPU convolution kernels are slow on 8x8 images (its gradient more so): a small
-    CNN trained 60x slower with ``eqx.nn.Conv2d`` than this (measured, same network).
+    XLA's CPU convolution is slow on 8x8 images (its gradient more so): the digits CNN
+    trained 13x slower with ``eqx.nn.Conv2d`` (``benchmarks/conv_paths.py``); the tests
+    check that both compute the same.
     """
 
     weight: jax.Array  # (9 C_in, C_out)
