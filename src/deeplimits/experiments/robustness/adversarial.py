@@ -124,16 +124,15 @@ def train_net(config: Config, arm: str, seeds: tuple[int, ...], progress: Progre
               model: ModelFactory, optimizer: optax.GradientTransformation | None = None, adversarial: bool = False):
     """Train ``model`` with ``optimizer`` (default Adam); with ``adversarial``, on PGD images of each batch."""
     digits = load_digits()
-    perturb = None
-    if adversarial:
-        eps = config.train_epsilon
+    eps = config.train_epsilon
 
-        def perturb(net, x, y, key):
-            return pgd(net, x, y, eps, key=key, steps=config.train_pgd_steps, step_size=config.pgd_step_fraction * eps)
+    def pgd_images(net, x, y, key):
+        return pgd(net, x, y, eps, key=key, steps=config.train_pgd_steps, step_size=config.pgd_step_fraction * eps)
 
     return fit_classifier(keys=derive_keys(NAME, arm, seeds), model=model,
                           optimizer=optimizer or optax.adam(config.learning_rate), x=digits.x_train,
-                          y=digits.y_train, eval_sets={"test": (digits.x_test, digits.y_test)}, perturb=perturb,
+                          y=digits.y_train, eval_sets={"test": (digits.x_test, digits.y_test)},
+                          perturb=pgd_images if adversarial else None,
                           steps=config.steps, batch_size=config.batch_size, eval_every=config.eval_every,
                           progress=progress, label=arm)
 
