@@ -158,22 +158,6 @@ def _logits(net: eqx.Module, x: jax.Array) -> jax.Array:
     return jax.vmap(net)(x)
 
 
-def seed_models(models: eqx.Module, n_seeds: int) -> list[eqx.Module]:
-    """The seed axis of stacked models (``TrainLog.models``) as a list of single models."""
-    params, static = eqx.partition(models, eqx.is_array)
-    return [eqx.combine(jax.tree.map(lambda leaf, s=s: leaf[s], params), static) for s in range(n_seeds)]
-
-
 def logits_of_one(net: eqx.Module, x: np.ndarray) -> np.ndarray:
     """One network's logits on ``x``: ``(N, ...) -> (N, classes)``."""
     return np.asarray(_logits(net, jnp.asarray(x)))
-
-
-def logits_of(models: eqx.Module, n_seeds: int, x: np.ndarray) -> np.ndarray:
-    """Each seed's logits on ``x``: ``(N, ...) -> (S, N, classes)``.
-
-    One seed at a time through the same compiled program, so a seed's numbers do not
-    depend on how many seeds were run with it.
-    """
-    x = jnp.asarray(x)
-    return np.stack([np.asarray(_logits(net, x)) for net in seed_models(models, n_seeds)])

@@ -56,6 +56,12 @@ class TrainLog:
     wall_s: float
 
 
+def seed_models(models: Model, n_seeds: int) -> list[Model]:
+    """The seed axis of stacked models (``TrainLog.models``) as a list of single models."""
+    params, static = eqx.partition(models, eqx.is_array)
+    return [eqx.combine(jax.tree.map(lambda leaf, s=s: leaf[s], params), static) for s in range(n_seeds)]
+
+
 def _split_keys(keys: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     parts = jax.vmap(lambda k: jax.random.split(k, 3))(keys)  # (S, 3)
     return parts[:, 0], parts[:, 1], parts[:, 2]

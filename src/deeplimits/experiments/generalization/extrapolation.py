@@ -41,7 +41,7 @@ import numpy as np
 import optax
 
 from deeplimits.config import ConfigError, param, to_dict
-from deeplimits.engine import derive_key, numpy_rng, train
+from deeplimits.engine import derive_key, numpy_rng, seed_models, train
 from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
                                    no_progress)
 from deeplimits.registry import register
@@ -208,10 +208,8 @@ def train_mlps(config: Config, seeds: tuple[int, ...], progress: Progress = no_p
     grid, _ = test_points(config)
     grid_scaled = jnp.asarray(mlp_inputs(config, grid), jnp.float32)
     rays = jnp.asarray(mlp_inputs(config, (centre + half * _rays()).reshape(-1, 2)).reshape(2, -1, 2), jnp.float32)
-    params, static = eqx.partition(log.models, eqx.is_array)
     predictions, along = [], []
-    for i in range(len(keys)):
-        net = eqx.combine(jax.tree.map(lambda leaf, i=i: leaf[i], params), static)
+    for net in seed_models(log.models, len(keys)):
         predictions.append(np.asarray(_predict(net, grid_scaled)) * r_scale)
         along.append(np.asarray(_predict(net, rays.reshape(-1, 2))).reshape(rays.shape[:2]) * r_scale)
     shape = (len(seeds), len(counts))

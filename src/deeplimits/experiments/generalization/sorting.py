@@ -38,7 +38,7 @@ import numpy as np
 import optax
 
 from deeplimits.config import ConfigError, param, to_dict
-from deeplimits.engine import derive_keys, numpy_rng, train
+from deeplimits.engine import derive_keys, numpy_rng, seed_models, train
 from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
                                    no_progress)
 from deeplimits.registry import register
@@ -250,9 +250,8 @@ def _ranks(net, values):
 def evaluate_ranker(config: Config, arm: str, models, seeds: tuple[int, ...]) -> dict[str, np.ndarray]:
     """``<metric>/<test set>`` -> ``(S,)`` for the trained ``models`` (or ``np.sort`` when ``models`` is None)."""
     rows = []
-    params, static = eqx.partition(models, eqx.is_array) if models is not None else (None, None)
-    for i, seed in enumerate(seeds):
-        net = None if models is None else eqx.combine(jax.tree.map(lambda leaf, i=i: leaf[i], params), static)
+    nets = seed_models(models, len(seeds)) if models is not None else [None] * len(seeds)
+    for seed, net in zip(seeds, nets):
         row = {}
         for name, values in test_sets(config, seed).items():
             ranks = true_ranks(values) if net is None else np.asarray(_ranks(net, jnp.asarray(values)))

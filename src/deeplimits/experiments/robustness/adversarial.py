@@ -42,9 +42,9 @@ import optax
 
 from deeplimits.config import ConfigError, param, to_dict
 from deeplimits.data import GREY_LEVEL, load_digits
-from deeplimits.engine import derive_key, derive_keys, numpy_rng
+from deeplimits.engine import derive_key, derive_keys, numpy_rng, seed_models
 from deeplimits.engine.attacks import fgsm, linear_worst_case, pgd, random_signs_noise
-from deeplimits.engine.classify import ModelFactory, digits_cnn, digits_mlp, fit_classifier, seed_models
+from deeplimits.engine.classify import ModelFactory, digits_cnn, digits_mlp, fit_classifier
 from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
                                    no_progress)
 from deeplimits.registry import register

@@ -38,8 +38,8 @@ from deeplimits.config import param, to_dict
 from deeplimits.data import load_digits
 from deeplimits.diagnostics import (brier_score, excess_ece_interval, fit_temperature, negative_log_likelihood,
                                     softmax)
-from deeplimits.engine import derive_keys, numpy_rng
-from deeplimits.engine.classify import ModelFactory, digits_cnn, fit_classifier, logits_of_one, seed_models
+from deeplimits.engine import derive_keys, numpy_rng, seed_models
+from deeplimits.engine.classify import ModelFactory, digits_cnn, fit_classifier, logits_of_one
 from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
                                    no_progress)
 from deeplimits.registry import register
