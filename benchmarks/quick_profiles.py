@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import os
+import platform
 import tempfile
 import time
 from pathlib import Path

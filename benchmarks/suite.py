@@ -64,7 +64,7 @@ def _timed(run, steps: int) -> float:
 # --- rows (each runs in a fresh process) -------------------------------------------------------------
 
 def row_engine(seeds: int) -> dict:
-    from deeplimits.experiments.gradient_failures import parity
+    from deeplimits.builtin.gradient_failures import parity
 
     def run(steps):
         config = parity.Config(dims=(D,), steps=steps, eval_every=steps)
@@ -80,8 +80,8 @@ def row_scan() -> dict:
     import jax.numpy as jnp
     import optax
 
+    from deeplimits.builtin.gradient_failures import parity
     from deeplimits.engine import derive_key, one_hidden_layer_relu
-    from deeplimits.experiments.gradient_failures import parity
 
     optimizer = optax.sgd(LR)
     subset = parity.hidden_subset(D, None, 0)
@@ -204,7 +204,6 @@ def row_torch_vmap(models: int = 8) -> dict:
 
 def row_matmul_peak(n: int = 2048) -> dict:
     import jax
-    import jax.numpy as jnp
 
     a = jax.random.normal(jax.random.key(0), (n, n))
 
@@ -250,7 +249,7 @@ def row_matmul_shapes(models: int) -> dict:
 
 def row_compile() -> dict:
     start = time.perf_counter()
-    from deeplimits.experiments.gradient_failures import parity
+    from deeplimits.builtin.gradient_failures import parity
 
     imported = time.perf_counter() - start
 
@@ -263,7 +262,7 @@ def row_compile() -> dict:
 
 def row_tuple_lines() -> dict:
     from deeplimits import registry
-    from deeplimits.experiments.gradient_failures import tuple_lines
+    from deeplimits.builtin.gradient_failures import tuple_lines
 
     exp = registry.get("tuple-lines")
 
@@ -279,8 +278,8 @@ def row_pwl(arm: str) -> dict:
     import numpy as np
 
     from deeplimits import registry
+    from deeplimits.builtin.gradient_failures import pwl_curves as pwl
     from deeplimits.engine import derive_key
-    from deeplimits.experiments.gradient_failures import pwl_curves as pwl
 
     exp = registry.get("pwl-curves")
     seeds = tuple(range(8))

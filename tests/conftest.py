@@ -1,5 +1,6 @@
 import shutil
 import tempfile
+from collections import defaultdict
 
 import pytest
 
@@ -47,3 +48,21 @@ def close_figures_between_tests():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+_FILE_SECONDS: defaultdict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    """Setup, call and teardown of every test, summed per file (fixtures that train count where they run)."""
+    _FILE_SECONDS[report.nodeid.split("::")[0]] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Where the suite's time goes, per test file: what each closing note reports of CI."""
+    if not _FILE_SECONDS:
+        return
+    total = sum(_FILE_SECONDS.values())
+    terminalreporter.write_sep("=", f"time per test file ({total:.0f} s in tests)")
+    for path, seconds in sorted(_FILE_SECONDS.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{seconds:8.1f} s  {100 * seconds / total:5.1f}%  {path}")

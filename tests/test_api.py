@@ -120,8 +120,8 @@ def test_numpy_integers_and_equal_values_give_the_same_run():
     import numpy as np
 
     from deeplimits.api import plan_run
+    from deeplimits.builtin.gradient_failures.parity import Config
     from deeplimits.config import parse_assignments
-    from deeplimits.experiments.gradient_failures.parity import Config
 
     key = plan_run("parity", "smoke", 2, {"steps": 300, "learning_rate": 0.0})[3]
     assert plan_run("parity", "smoke", np.int64(2), {"steps": np.int64(300), "learning_rate": -0.0})[3] == key

@@ -1,7 +1,7 @@
 import pytest
 
+from deeplimits.builtin.gradient_failures.parity import Config
 from deeplimits.config import ConfigError, build_config, from_dict, parse_assignments, to_dict
-from deeplimits.experiments.gradient_failures.parity import Config
 
 
 def test_defaults_are_the_papers_settings():

@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -71,9 +70,7 @@ def test_seed_alone_equals_seed_inside_batches_of_every_size(seeds_by):
 
 
 def test_seeds_are_spread_over_one_device_per_core():
-    from deeplimits.engine.devices import mesh
-
-    from deeplimits.engine.devices import device_count, usable_cores
+    from deeplimits.engine.devices import device_count, mesh, usable_cores
 
     assert mesh().size == len(jax.devices())
     if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
@@ -126,7 +123,7 @@ def test_results_do_not_depend_on_the_number_of_devices(tmp_path):
     """The same seeds with 2 and with 3 host devices (subprocesses: the count is fixed at start-up), on parity,
     where a one-device program rounded differently; asking for 1 device gives the minimum of 2."""
     script = ("import sys, numpy as np, jax, deeplimits; "
-              "from deeplimits.experiments.gradient_failures import parity; "
+              "from deeplimits.builtin.gradient_failures import parity; "
               "from deeplimits.config import build_config; "
               "c = build_config(parity.Config, dict(steps=300, eval_every=100, learning_rate=0.1, dims=(3, 8))); "
               "r = parity.train_sgd(c, 8, (0, 1, 2), lambda *a: None); "

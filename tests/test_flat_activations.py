@@ -3,8 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from deeplimits.config import ConfigError
-from deeplimits.experiments.gradient_failures.flat_activations import (
+from deeplimits.builtin.gradient_failures.flat_activations import (
     AUTHORS_OFFSETS,
     OURS,
     Config,
@@ -20,6 +19,7 @@ from deeplimits.experiments.gradient_failures.flat_activations import (
     smooth,
     target,
 )
+from deeplimits.config import ConfigError
 
 Z = jnp.arange(55.0)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from deeplimits import registry
-from deeplimits.experiments.generalization import extrapolation as ex
-from deeplimits.experiments.generalization import sorting as so
+from deeplimits.builtin.generalization import extrapolation as ex
+from deeplimits.builtin.generalization import sorting as so
 
 
 def test_projectile_range_and_the_fitted_g_are_exact_without_noise():

@@ -2,7 +2,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from deeplimits.experiments.gradient_failures.parity import hidden_subset, sample_parity, solve_gf2
+from deeplimits.builtin.gradient_failures.parity import hidden_subset, sample_parity, solve_gf2
 from deeplimits.engine import derive_key
 
 
@@ -34,9 +34,9 @@ def test_the_sampled_variance_estimate_is_unbiased_against_the_exact_enumeration
     and two samples of x averages to the exact Var(H, F, w) (within 4 standard errors of 60 estimates)."""
     import jax
 
+    from deeplimits.builtin.gradient_failures.parity import _split_sample_at_init, hinge
     from deeplimits.diagnostics import all_parities, all_sign_vectors, target_gradients, variance_over_targets
     from deeplimits.engine import one_hidden_layer_relu
-    from deeplimits.experiments.gradient_failures.parity import _split_sample_at_init, hinge
 
     d = 6
     model = one_hidden_layer_relu(key=derive_key("parity", "test-variance", 0), in_size=d, width=10 * d)

@@ -6,8 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from deeplimits.engine import derive_key
-from deeplimits.experiments.gradient_failures.portfolio import (
+from deeplimits.builtin.gradient_failures.portfolio import (
     Allocation,
     batch_loss,
     decomposition_objective,
@@ -16,6 +15,7 @@ from deeplimits.experiments.gradient_failures.portfolio import (
     per_example_noise,
     sample_returns,
 )
+from deeplimits.engine import derive_key
 
 
 def _grad(objective, model, x, y, z):

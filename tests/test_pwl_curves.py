@@ -3,9 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from deeplimits.config import ConfigError
-from deeplimits.diagnostics import condition_number, gd_iterations_to, gd_relative_error, log_log_slope
-from deeplimits.experiments.gradient_failures.pwl_curves import (
+from deeplimits.builtin.gradient_failures.pwl_curves import (
     EXACT_FILTER,
     Config,
     curve_matrix,
@@ -17,6 +15,8 @@ from deeplimits.experiments.gradient_failures.pwl_curves import (
     second_difference,
     whitening,
 )
+from deeplimits.config import ConfigError
+from deeplimits.diagnostics import condition_number, gd_iterations_to, gd_relative_error, log_log_slope
 
 
 @pytest.mark.parametrize("n", [3, 10, 100, 400])

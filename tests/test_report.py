@@ -31,7 +31,7 @@ def test_empty_store_lists_the_whole_catalogue(tmp_path):
     assert "No runs stored yet" in html
     for entry in CATALOGUE:
         assert f"<td>{entry.id}</td>" in html and entry.name in html
-    for what, source, why in NOT_TURNED_INTO_EXPERIMENTS:
+    for what, _source, why in NOT_TURNED_INTO_EXPERIMENTS:
         assert what in html and why in html
     assert html.count("no experiment yet") == sum(e.name not in registry.names() for e in CATALOGUE)
     assert not _images(html)
@@ -196,6 +196,19 @@ def test_a_run_of_an_older_version_is_shown_only_as_a_stand_in_and_says_so(tmp_p
                created="2026-02-01T00:00:00+00:00", provenance={})
     html = build_report(tmp_path)
     assert "run fake" in html  # the newer paper run of an older version does not replace it
-    store.save(key="fake", profile="paper", results=results, verdicts=[], figures={},  # now the only current run is gone
+    # now the only current run is gone
+    store.save(key="fake", profile="paper", results=results, verdicts=[], figures={},
                created="2026-01-01T00:00:00+00:00", provenance={})
     assert "older than the\none installed" in build_report(tmp_path)
+
+
+def test_a_verdict_decided_by_another_check_says_so_and_the_header_says_what_it_counts(tmp_path):
+    from deeplimits.stats.rules import NOT_THE_MAIN
+
+    _fake_run(Store(tmp_path), "not_reproduced", NOT_THE_MAIN + "MLP on shifted values 0.33 [0.26, 0.38] fails <= 0.1")
+    html = build_report(tmp_path)
+    assert "Our measurement disagrees with the source.</b> Decided by a check other than the measure shown" in html
+    assert "<li>MLP on shifted values 0.33 [0.26, 0.38] fails &lt;= 0.1</li>" in html
+    for label in ("catalogue entries", "entries with an experiment", "experiments with a stored run",
+                  "claims reproduced", "claims not reproduced", "claims inconclusive"):
+        assert f"</b>{label}</div>" in html, label

@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from deeplimits.data import GREY_LEVEL, load_digits
-from deeplimits.diagnostics import (brier_score, excess_ece_interval, expected_calibration_error, fit_temperature,
-                                    negative_log_likelihood, softmax)
+from deeplimits.diagnostics import (
+    brier_score,
+    excess_ece_interval,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    softmax,
+)
 from deeplimits.engine.attacks import fgsm, linear_worst_case, pgd, random_signs_noise
 from deeplimits.engine.classify import Conv3x3, DigitsCNN, digits_mlp
 

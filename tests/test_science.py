@@ -126,4 +126,5 @@ def test_sorting_quick_verdict():
     assert verdict.status == "not_reproduced", verdict.detail
     arms = record.results.arms
     assert arms["mlp"].final["exact/shifted"].mean() > 0.1 and arms["transformer"].final["exact/shifted"].max() < 0.1
-    assert arms["comparator"].final["exact/length-15"].min() > 0.9 and arms["comparator"].final["exact/shifted"].min() > 0.9
+    comparator = arms["comparator"].final
+    assert comparator["exact/length-15"].min() > 0.9 and comparator["exact/shifted"].min() > 0.9

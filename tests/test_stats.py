@@ -2,8 +2,22 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from deeplimits.stats import (FAIL, PASS, UNSURE, Interval, at_least, at_most, decide, describe, mean_interval, note,
-                              share_interval, statistic_interval, tail_mean, within)
+from deeplimits.stats import (
+    FAIL,
+    PASS,
+    UNSURE,
+    Interval,
+    at_least,
+    at_most,
+    decide,
+    describe,
+    mean_interval,
+    note,
+    share_interval,
+    statistic_interval,
+    tail_mean,
+    within,
+)
 from deeplimits.stats.rules import CONTROL_FAILED, DIVERGED
 
 COVERAGE_REPS = 4_000  # the standard error of a measured coverage of 0.95 is then 0.0034
@@ -143,3 +157,38 @@ def test_first_step_at_most_per_seed():
     steps = np.array([10, 20, 30])
     curve = np.array([[5.0, 1.0, 0.5], [0.1, 9.0, 9.0], [5.0, 5.0, 5.0]])
     np.testing.assert_array_equal(first_step_at_most(steps, curve, 1.0), [20, 10, np.nan])
+
+
+def test_an_interval_of_a_bounded_quantity_stays_within_its_bounds():
+    values = np.array([1.0, 0.998, 1.0, 0.9995, 1.0])
+    free, bounded = mean_interval(values), mean_interval(values, bounds=(0.0, 1.0))
+    assert free.high > 1.0 and bounded.high == 1.0 and bounded.low == free.low
+    assert mean_interval(np.array([0.0, 0.01]), bounds=(0.0, 1.0)).low == 0.0
+    assert np.isnan(mean_interval(np.array([0.5]), bounds=(0.0, 1.0)).low)  # one seed: still no interval
+    with_diverged = mean_interval(np.array([1.0, 0.998, 1.0, np.nan]), bounds=(0.0, 1.0))
+    assert 0.0 <= with_diverged.worst_low and with_diverged.worst_high <= 1.0
+
+
+def test_one_seed_is_said_to_be_too_few_not_a_failed_control():
+    from deeplimits.stats.rules import TOO_FEW_SEEDS
+
+    one = mean_interval(np.array([1.0]), bounds=(0.0, 1.0))
+    main = describe("x", one, at_most(one, 0.6), "<= 0.6")
+    control = describe("control", one, at_least(one, 0.9), ">= 0.9")
+    verdict = decide(claim_id="c", quantity="q", rule="r", main=main, controls=(control,))
+    assert verdict.status == "inconclusive" and verdict.detail.startswith(TOO_FEW_SEEDS)
+    assert CONTROL_FAILED not in verdict.detail
+    # a control that fails outright is still a failed control, however many seeds
+    failed = describe("control", Interval(0.2, 0.1, 0.3, 5), FAIL, ">= 0.9")
+    assert decide(claim_id="c", quantity="q", rule="r", main=main,
+                  controls=(failed,)).detail.startswith(CONTROL_FAILED)
+
+
+def test_a_verdict_decided_by_another_check_than_the_one_shown_says_so():
+    from deeplimits.stats.rules import NOT_THE_MAIN
+
+    shown = describe("shown", Interval(0.0, 0.0, 0.0, 5), PASS, "<= 0.1")
+    other = describe("other", Interval(0.3, 0.25, 0.35, 5), FAIL, "<= 0.1")
+    verdict = decide(claim_id="c", quantity="q", rule="r", main=shown, extra=(other,))
+    assert verdict.status == "not_reproduced" and verdict.detail.startswith(NOT_THE_MAIN + "other")
+    assert not decide(claim_id="c", quantity="q", rule="r", main=other, extra=(shown,)).detail.startswith(NOT_THE_MAIN)

@@ -1,11 +1,9 @@
-import pytest
-
 import numpy as np
-
-from deeplimits.store.sqlite import SCHEMA_VERSION
+import pytest
 
 from deeplimits.experiment import ArmResults, Results
 from deeplimits.store import pack_results, run_key, unpack_results
+from deeplimits.store.sqlite import SCHEMA_VERSION
 
 
 def test_results_round_trip_through_the_blob():
@@ -99,10 +97,11 @@ def _altered(sql):
     (_foreign, "is not a deeplimits store (tables invoices)"),
     (_altered(f"PRAGMA user_version = {SCHEMA_VERSION + 1}"), "was written by a newer deeplimits"),
     (_altered("DROP TABLE verdicts"), "its table 'verdicts' is missing"),
-    (_altered("ALTER TABLE runs ADD COLUMN colour TEXT NOT NULL DEFAULT 'red'"), "table 'runs' has columns that do not match this deeplimits (colour)"),
+    (_altered("ALTER TABLE runs ADD COLUMN colour TEXT NOT NULL DEFAULT 'red'"),
+     "table 'runs' has columns that do not match this deeplimits (colour)"),
 ])
 @pytest.mark.parametrize("command", [["run", "parity", "-p", "smoke", "-n", "1"], ["runs"], ["list"], ["report"],
-                                     ["falsify", "parity"], ["sweep", "parity", "--grid", "learning_rate=0.1"]])
+                                     ["falsify", "parity"], ["sweep", "parity", "--grid", "learning_rate=0.1,0.2"]])
 def test_a_bad_store_is_one_line_exit_2_and_left_untouched(results_home, damage, message, command):
     results_home.mkdir(parents=True)
     path = results_home / "deeplimits.sqlite"
@@ -135,7 +134,7 @@ def test_an_unversioned_store_is_migrated_and_versioned(tmp_path):
 
 @pytest.mark.parametrize("where", ["file", "under-file"])
 @pytest.mark.parametrize("command", [["run", "parity", "-p", "smoke", "-n", "1"], ["runs"], ["list"], ["report"],
-                                     ["falsify", "parity"], ["sweep", "parity", "--grid", "learning_rate=0.1"]])
+                                     ["falsify", "parity"], ["sweep", "parity", "--grid", "learning_rate=0.1,0.2"]])
 def test_a_results_directory_that_is_a_file_is_refused_before_any_work(tmp_path, where, command):
     target = tmp_path / "results.txt"
     target.write_text("mine")
@@ -156,7 +155,8 @@ def test_a_failed_save_leaves_no_figure_files(results_home, monkeypatch):
     monkeypatch.setattr(Store, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         deeplimits.run("parity", profile="smoke", seeds=1, steps=100, variance_max_dim=4, sampled_dims=())
-    assert not (results_home / "figures").exists() or not any(p.is_file() for p in (results_home / "figures").rglob("*"))
+    figures = results_home / "figures"
+    assert not figures.exists() or not any(p.is_file() for p in figures.rglob("*"))
 
 
 def test_concurrent_report_refreshes_never_collide(tmp_path):

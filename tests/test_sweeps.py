@@ -15,9 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 import deeplimits
+from deeplimits.builtin.gradient_failures.parity import Config
 from deeplimits.cli import app
 from deeplimits.config import ConfigError
-from deeplimits.experiments.gradient_failures.parity import Config
 from deeplimits.store import Store
 from deeplimits.sweeps import parse_grid, plan_sweep
 
@@ -29,12 +29,12 @@ needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="
 
 
 def test_the_grid_is_parsed_to_field_types_and_is_the_product_of_its_axes():
-    grid = parse_grid(Config, ["learning_rate=0.1,1e-2", "dims=5,10", "steps=100"])
-    assert grid == {"learning_rate": [0.1, 0.01], "dims": [(5,), (10,)], "steps": [100]}
+    grid = parse_grid(Config, ["learning_rate=0.1,1e-2", "dims=5,10", "steps=100,200"])
+    assert grid == {"learning_rate": [0.1, 0.01], "dims": [(5,), (10,)], "steps": [100, 200]}
     assert parse_grid(Config, ["dims=5,10;30"]) == {"dims": [(5, 10), (30,)]}
     plan = plan_sweep("parity", grid, profile="smoke", seeds=2)
-    assert len(plan.points) == 4 and len({key for *_, key in plan.points}) == 4
-    assert [s for s, *_ in plan.points][1] == {"learning_rate": 0.1, "dims": [10], "steps": 100}
+    assert len(plan.points) == 8 and len({key for *_, key in plan.points}) == 8
+    assert [s for s, *_ in plan.points][2] == {"learning_rate": 0.1, "dims": [10], "steps": 100}
     # each point is the very run `deeplimits run` gives with those settings
     settings, _, key = plan.points[0]
     assert key == deeplimits.api.plan_run("parity", "smoke", 2, {"learning_rate": 0.1, "dims": (5,), "steps": 100})[3]
@@ -44,11 +44,13 @@ def test_the_grid_is_parsed_to_field_types_and_is_the_product_of_its_axes():
 
 @pytest.mark.parametrize("grid, overrides, message", [
     ({}, {}, "a sweep needs a grid"),
-    ({"learning_rat": [0.1]}, {}, "did you mean 'learning_rate'"),
+    ({"learning_rat": [0.1, 0.2]}, {}, "did you mean 'learning_rate'"),
     ({"learning_rate": []}, {}, "has no values"),
     ({"learning_rate": [0.0, -0.0]}, {}, "values must be distinct"),
     ({"learning_rate": [0.1, float("nan")]}, {}, "expected a finite number"),
-    ({"learning_rate": [0.1]}, {"learning_rate": 0.2}, "both a grid axis and a fixed setting"),
+    ({"learning_rate": [0.1, 0.3]}, {"learning_rate": 0.2}, "both a grid axis and a fixed setting"),
+    ({"learning_rate": [0.1]}, {}, "grid axis learning_rate has one value .0.1.: a sweep varies each axis over at "
+                                   "least two values; for a fixed setting use --set learning_rate=0.1"),
     ({"steps": list(range(1, 40)), "learning_rate": [i / 100 for i in range(1, 40)]}, {}, "at most 1000"),
 ])
 def test_bad_grids_are_refused_before_any_work(grid, overrides, message):
@@ -60,10 +62,11 @@ def test_bad_grids_are_refused_before_any_work(grid, overrides, message):
     (["sweep", "parity"], "a sweep needs a grid"),
     (["sweep", "parity", "--grid", "learning_rate=0.1,nan"], "expected a finite number"),
     (["sweep", "parity", "--grid", "learning_rate"], "expected key=value1,value2"),
-    (["sweep", "parity", "--grid", "learning_rate=0.1", "--backend", "spark"], "accepted: local, ray"),
-    (["sweep", "parity", "--grid", "learning_rate=0.1", "--address", "auto"], "--address is for the ray backend"),
-    (["sweep", "parit", "--grid", "learning_rate=0.1"], "did you mean 'parity'"),
-    (["sweep", "parity", "--grid", "learning_rate=0.1", "--seeds", "5000"], "at most 1024 seeds"),
+    (["sweep", "parity", "--grid", "learning_rate=0.1,0.2", "--backend", "spark"], "accepted: local, ray"),
+    (["sweep", "parity", "--grid", "learning_rate=0.1,0.2", "--address", "auto"], "--address is for the ray backend"),
+    (["sweep", "parit", "--grid", "learning_rate=0.1,0.2"], "did you mean 'parity'"),
+    (["sweep", "parity", "--grid", "learning_rate=0.1,0.2", "--seeds", "5000"], "at most 1024 seeds"),
+    (["sweep", "parity", "--grid", "subset_size=1"], "grid axis subset_size has one value (1)"),
 ])
 def test_bad_sweep_input_exits_2_with_one_line_and_stores_nothing(results_home, args, message):
     result = CliRunner().invoke(app, args)
@@ -120,8 +123,9 @@ def test_where_a_verdict_flips_is_found_between_neighbours():
         "c: inconclusive at steps=10 -> reproduced at steps=20 (at lr=0.1)",
         "c: not_reproduced at steps=10 -> reproduced at steps=20 (at lr=1.0)",
     ]
-    assert flips({"lr": [0.1]}, [SimpleNamespace(settings={"lr": 0.1}, run=SimpleNamespace(
-        verdicts=[SimpleNamespace(claim_id="c", status="reproduced")]))]) == ["c: no flip along lr (reproduced throughout)"]
+    alone = SimpleNamespace(settings={"lr": 0.1}, run=SimpleNamespace(
+        verdicts=[SimpleNamespace(claim_id="c", status="reproduced")]))
+    assert flips({"lr": [0.1]}, [alone]) == ["c: no flip along lr (reproduced throughout)"]
 
 
 def _sweep_command(out: Path, *extra: str) -> list[str]:
@@ -272,3 +276,26 @@ def test_a_sweep_record_lists_its_points_in_the_report_even_when_unfinished(tmp_
     html = build_report(tmp_path)
     assert 'id="sweep-abc"' in html and "0 of 2 stored" in html and "the same command resumes it" in html
     assert json.loads(json.dumps(store.sweeps()[0]["axes"])) == {"learning_rate": [0.1, 0.2]}
+
+
+def test_the_sweep_figure_keeps_its_title_inside_and_its_legend_matches_the_markers():
+    """A one-axis sweep is a one-column figure: the title is wrapped to its width, not clipped at both edges."""
+    from types import SimpleNamespace
+
+    from deeplimits import registry
+    from deeplimits.report.sweeps import sweep_figure
+
+    def point(lr, status):
+        verdicts = [SimpleNamespace(claim_id=c, status=status, quantity="a measured quantity", estimate=0.5,
+                                    low=0.4, high=0.6) for c in ("parity-sgd-fails", "parity-gradient-variance")]
+        return SimpleNamespace(settings={"learning_rate": lr}, run=SimpleNamespace(verdicts=verdicts))
+
+    fig = sweep_figure(registry.get("parity"), {"learning_rate": [0.1, 1.0]},
+                       [point(0.1, "inconclusive"), point(1.0, "reproduced")])
+    fig.canvas.draw()
+    title = fig.get_suptitle()
+    extent = fig._suptitle.get_window_extent()
+    assert "\n" in title and 0 <= extent.x0 and extent.x1 <= fig.bbox.width
+    handles = {h.get_label(): h for h in fig.legends[0].legend_handles}
+    assert handles["inconclusive"].get_markerfacecolor() == "white"
+    assert handles["reproduced"].get_markerfacecolor() != "white"

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from deeplimits.experiments.gradient_failures.tuple_lines import (
+from deeplimits.builtin.gradient_failures.tuple_lines import (
     Config,
     TupleNet,
     antithetic_signal_and_noise,
@@ -34,15 +34,15 @@ def test_length_and_angle_are_recovered_from_the_pixels():
     ends = [centre + s * half[:, None] * np.stack([np.cos(angle), -np.sin(angle)], 1) for s in (-1, 1)]
     whole = np.all([(e >= 0.5) & (e <= SIZE - 1.5) for e in ends], axis=(0, 2)) & (length >= 10)
     assert whole.sum() > 300
-    for image, l, a in zip(images[whole], length[whole], angle[whole]):
+    for image, drawn, a in zip(images[whole], length[whole], angle[whole]):
         rows, cols = np.nonzero(image)
         points = np.stack([cols, -rows], 1).astype(float)  # y up, so angles count counter-clockwise
         span = np.max(np.linalg.norm(points[:, None] - points[None], axis=-1))
-        assert abs(span - l) <= 1.5  # rounding moves each end by at most half a pixel diagonal
+        assert abs(span - drawn) <= 1.5  # rounding moves each end by at most half a pixel diagonal
         direction = np.linalg.svd(points - points.mean(0))[2][0]
         recovered = math.atan2(direction[1], direction[0]) % math.pi
         error = min(abs(recovered - a), math.pi - abs(recovered - a))
-        assert error <= math.atan(1.5 / l) + 0.02
+        assert error <= math.atan(1.5 / drawn) + 0.02
 
 
 def test_tuple_label_is_the_parity_of_the_image_labels():
@@ -108,7 +108,7 @@ def test_the_authors_initialisation():
 
 @pytest.mark.parametrize("decomposition", [False, True])
 def test_fast_last_layer_gradients_equal_autodiff_of_the_whole_loss(decomposition):
-    from deeplimits.experiments.gradient_failures.tuple_lines import example_loss, last_layer_gradients
+    from deeplimits.builtin.gradient_failures.tuple_lines import example_loss, last_layer_gradients
 
     config = Config(image_size=12, min_length=3.0, max_length=9.0, conv_channels=3, dense_widths=(8,))
     net = TupleNet(key=jax.random.key(5), config=config, k=2)

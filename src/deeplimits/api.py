@@ -18,13 +18,13 @@ import os
 import platform
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from deeplimits import registry
 from deeplimits.config import ConfigError, to_dict
 from deeplimits.experiment import Progress, Results, Verdict, no_progress
 from deeplimits.store import Store, check_results_dir, run_key
+from deeplimits.store.files import write_figures
 
 MAX_SEED = 2**31 - 1
 MAX_SEEDS = 1024  # per run: 128x a quick profile's 8 seeds, minutes to hours of training
@@ -41,7 +42,12 @@ FIGURE_FORMATS = ("png", "svg")
 
 @dataclass
 class RunRecord:
-    """One run: its results, verdicts, figure files, and where it came from."""
+    """One run: its results, verdicts, figure files, and where it came from.
+
+    ``results`` holds the arrays (seed axis first), ``verdicts`` one per claim, ``figures``
+    the exported files (``figures[claim_id]["png"]``), ``cached`` whether it was served from
+    the store, ``provenance`` the versions, commit and device it ran on.
+    """
 
     key: str
     experiment: str
@@ -57,13 +63,19 @@ class RunRecord:
     out: Path
 
     def verdict(self, claim_id: str) -> Verdict:
-        return next(v for v in self.verdicts if v.claim_id == claim_id)
+        """The verdict of ``claim_id``; :class:`ConfigError` naming the run's claims if it has none."""
+        found = next((v for v in self.verdicts if v.claim_id == claim_id), None)
+        if found is None:
+            raise ConfigError(f"{self.experiment} has no claim {claim_id!r}; its claims: "
+                              f"{', '.join(v.claim_id for v in self.verdicts)}")
+        return found
 
 
-def results_dir(out: str | Path | None = None) -> Path:
-    """``out``, else ``$DEEPLIMITS_HOME``, else ``./deeplimits-results``; a file there is refused (:class:`StoreError`)."""
+def results_dir(out: str | Path | None = None, *, write: bool = True) -> Path:
+    """``out``, else ``$DEEPLIMITS_HOME``, else ``./deeplimits-results``, checked (:class:`StoreError`): a file
+    there is refused, and so, with ``write``, is a directory this process cannot write to or create."""
     path = Path(out or os.environ.get("DEEPLIMITS_HOME") or "deeplimits-results")
-    check_results_dir(path)
+    check_results_dir(path, write=write)
     return path
 
 
@@ -141,36 +153,6 @@ def _render(figure: Any) -> dict[str, bytes]:
         rendered[fmt] = buffer.getvalue()
     plt.close(figure)
     return rendered
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``path`` through a uniquely named temporary file in the same folder, then rename it.
-
-    Readers see the old file or the new one, never half of one, and two processes writing the
-    same path at once never share a temporary file (the later rename wins).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_figures(out: Path, experiment: str, key: str,
-                   figures: dict[str, dict[str, bytes]]) -> dict[str, dict[str, Path]]:
-    """Export a stored run's figures as files (only after the run is in the store: no orphans)."""
-    folder = out / "figures" / experiment / key
-    paths: dict[str, dict[str, Path]] = {}
-    for name, formats in figures.items():
-        for fmt, data in formats.items():
-            path = folder / f"{name}.{fmt}"
-            write_atomically(path, data)
-            paths.setdefault(name, {})[fmt] = path
-    return paths
 
 
 MAX_MEMORY_MAPS = 20_000  # a third of Linux's default vm.max_map_count (65,530)
@@ -301,7 +283,7 @@ def store_computed(store: Store, out_dir: Path, *, experiment: str, key: str, pr
     """Save a computed run in one transaction, then export its figures."""
     store.save(key=key, profile=profile, results=computed.results, verdicts=computed.verdicts,
                figures=computed.figures, created=computed.created, provenance=computed.provenance)
-    figures = _write_figures(out_dir, experiment, key, computed.figures)
+    figures = write_figures(out_dir, experiment, key, computed.figures)
     return RunRecord(key=key, experiment=experiment, profile=profile, config=config, seeds=seeds,
                      results=computed.results, verdicts=list(computed.verdicts), figures=figures, cached=False,
                      created=computed.created, provenance=computed.provenance, out=out_dir)
@@ -309,13 +291,14 @@ def store_computed(store: Store, out_dir: Path, *, experiment: str, key: str, pr
 
 def load_stored(store: Store, out_dir: Path, *, key: str, config: Any, seeds: tuple[int, ...]) -> RunRecord:
     stored = store.get(key)
-    figures = _write_figures(out_dir, stored.experiment, key, store.figures(key))
+    figures = write_figures(out_dir, stored.experiment, key, store.figures(key))
     return RunRecord(key=key, experiment=stored.experiment, profile=stored.profile, config=config, seeds=seeds,
                      results=store.results(key), verdicts=list(stored.verdicts), figures=figures, cached=True,
                      created=stored.created, provenance=stored.provenance, out=out_dir)
 
 
-def plan_run(experiment: Any, profile: str, seeds: Any, overrides: dict[str, Any]) -> tuple[Any, Any, tuple[int, ...], str]:
+def plan_run(experiment: Any, profile: str, seeds: Any,
+             overrides: dict[str, Any]) -> tuple[Any, Any, tuple[int, ...], str]:
     """Check everything about a run before any work: ``(experiment, config, seeds, run key)``."""
     exp = registry.get(experiment)
     config = exp.config_for(profile, **overrides)
@@ -328,10 +311,18 @@ def run(experiment: str, *, profile: str = "quick", seeds: int | Sequence[int] |
         label: str | None = None, **overrides: Any) -> RunRecord:
     """Run ``experiment`` (or serve it from the store) and return its record.
 
-    ``overrides`` are config fields, checked against their types and ranges. ``label``
-    is stored in place of the profile's name (``falsify`` for falsifying settings, which
-    the report keeps apart from the experiment's own runs). Another process computing the
-    same run is waited for, not duplicated.
+    - ``profile``: ``smoke``, ``quick`` (default), ``paper`` or one of the experiment's own.
+    - ``seeds``: a count ``N`` (seeds 0..N-1), a list of seeds, or ``None`` for the profile's default.
+    - ``out``: the results directory (default ``$DEEPLIMITS_HOME`` or ``./deeplimits-results``).
+    - ``rerun``: recompute a stored run instead of serving it.
+    - ``progress``: called as ``progress(label, done, total)`` while it trains.
+    - ``overrides``: config fields (``deeplimits show NAME`` lists them), checked against their
+      types and ranges; a bad one raises :class:`ConfigError` before any work.
+    - ``label``: stored in place of the profile's name (``falsify`` for falsifying settings,
+      which the report keeps apart from the experiment's own runs).
+
+    Another process computing the same run is waited for, not duplicated. Every run
+    refreshes the report in ``out``.
     """
     exp, config, chosen, key = plan_run(experiment, profile, seeds, overrides)
     out_dir = results_dir(out)
@@ -360,15 +351,17 @@ class FalsificationRecord:
 
     experiment: str
     claim_id: str
-    why: str
+    why: str  # what the setting changes, and why the claim must then fail
     record: RunRecord
 
     @property
     def verdict(self) -> Verdict:
+        """The claim's verdict in its falsifying setting."""
         return self.record.verdict(self.claim_id)
 
     @property
     def falsified(self) -> bool:
+        """Whether the setting did what it must: the claim came out ``not_reproduced``."""
         return self.verdict.status == "not_reproduced"
 
 
@@ -409,5 +402,17 @@ def falsify(experiment: str, claims: Sequence[str] | None = None, *, out: str | 
 
 
 def experiments() -> list[str]:
-    """Names of the registered experiments."""
+    """Names of the registered experiments, in catalogue order (``deeplimits list`` shows their claims)."""
     return registry.names()
+
+
+def write_report(out: str | Path | None = None) -> Path:
+    """Render the HTML report of the store in ``out`` (as :func:`run` finds it) and return its path.
+
+    It is rendered from the stored runs alone and never trains; every run refreshes it too.
+    """
+    from deeplimits.report.html import write_report as render
+
+    out_dir = results_dir(out)
+    Store(out_dir).check()
+    return render(out_dir)

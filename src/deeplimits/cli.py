@@ -46,8 +46,12 @@ def _fmt(value: float) -> str:
 
 
 def _value(value: Any) -> str:
-    if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
+    """A setting for display: lists comma-separated, floats to 6 significant digits (0.00520833, not
+    0.005208333333333333)."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(_value(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
     return "none" if value is None else str(value)
 
 
@@ -91,7 +95,7 @@ def run(
                 console.print(f"[yellow]{name}/{arm}: seeds {', '.join(bad)} diverged (NaN or inf loss); "
                               f"left out of the intervals[/]")
         for v in record.verdicts:
-            table.add_row(name, v.claim_id, _status(v.status) + ("*" if v.budget else ""), _fmt(v.estimate),
+            table.add_row(name, v.claim_id, _verdict(v), _fmt(v.estimate),
                           f"[{_fmt(v.low)}, {_fmt(v.high)}]", _seeds(v))
             figure = record.figures.get(v.claim_id, {}).get("png")
             budget = f"\n  * at a {v.budget}" if v.budget else ""
@@ -99,7 +103,8 @@ def run(
                          f"  figure: {figure or 'none'}")
     console.print(table)
     console.print("\n".join(notes), highlight=False, soft_wrap=True)
-    console.print(f"report (refreshed): {api.results_dir(out) / 'report.html'}", highlight=False, soft_wrap=True)
+    console.print(f"report (refreshed): {(api.results_dir(out) / 'report.html').resolve()}", highlight=False,
+                  soft_wrap=True)
 
 
 def _seeds(v) -> str:
@@ -119,7 +124,7 @@ def falsify(
     one can. Exits 1 if a setting did not falsify its claim.
     """
     try:
-        names = registry.names() if experiments == ["all"] else [registry.get(n).name for n in experiments]
+        names = _unique_names(experiments)
         known = {c.id for n in names for c in registry.get(n).claims}
         unknown = [c for c in claims if c not in known]
         if unknown:
@@ -155,11 +160,18 @@ def falsify(
         raise typer.Exit(code=1)
 
 
+def _unique_names(names: list[str]) -> list[str]:
+    """The experiments named (``all``: every one), each once, in the order given: ``run parity parity`` runs it once."""
+    if "all" in names:
+        return registry.names()
+    return list(dict.fromkeys(registry.get(n).name for n in names))
+
+
 def _plan(names: list[str], profile: str, seeds: Optional[int], assignments: list[str],
           out: Optional[Path] = None) -> list[tuple[str, dict]]:
     """Check every name, profile, override, seed count and the results directory before anything runs."""
     try:
-        chosen = [registry.get(n).name for n in (registry.names() if names == ["all"] else names)]
+        chosen = _unique_names(names)
         _check_shared_keys(chosen, assignments)
         plans = []
         for name in chosen:
@@ -171,6 +183,9 @@ def _plan(names: list[str], profile: str, seeds: Optional[int], assignments: lis
         Store(api.results_dir(out)).check()
     except BAD_INPUT as exc:
         raise _fail(str(exc)) from None
+    if seeds == 1:
+        errors.print("note: with 1 seed there is no interval over seeds, so verdicts that rest on one come out "
+                     "inconclusive; give --seeds 2 or more for a verdict", highlight=False, soft_wrap=True)
     for name, _ in plans:
         default = registry.get(name).default_seeds[profile]
         if seeds is not None and seeds > 4 * default:
@@ -206,11 +221,12 @@ class PlainProgress:
     """Progress as lines: at the start, at each tenth done (at most one line every few seconds), at the end."""
 
     EVERY_S = 5.0
+    ESTIMATE_AFTER_S = 5.0
 
     def __init__(self) -> None:
         self.tasks: list[dict[str, Any]] = []
 
-    def __enter__(self) -> "PlainProgress":
+    def __enter__(self) -> PlainProgress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -231,8 +247,9 @@ class PlainProgress:
             if finished and task["tenth"] == 11:
                 return  # already said it is done
             elapsed = now - task["start"]
+            # an estimate only once there is something to extrapolate from (not "about 0 s left" after one chunk)
             left = f", about {_duration(elapsed * (total - completed) / completed)} left" \
-                if 0 < completed < total else ""
+                if 0 < completed < total and elapsed >= self.ESTIMATE_AFTER_S else ""
             console.print(f"{task['description']}: {completed}/{total} ({100 * completed / max(total, 1):.0f}%), "
                           f"{_duration(elapsed)} elapsed{left}", highlight=False, soft_wrap=True)
             task.update(printed=now, tenth=11 if finished else tenth)
@@ -321,27 +338,41 @@ def sweep(
     console.print("where verdicts flip:\n  " + "\n  ".join(record.flips), highlight=False, soft_wrap=True)
     console.print(f"{record.computed} point(s) computed, {len(record.points) - record.computed} served from the "
                   f"store, in {record.wall_s:.1f} s\nfigure: {record.figure.get('png')}\n"
-                  f"report (refreshed): {api.results_dir(out) / 'report.html'}", highlight=False, soft_wrap=True)
+                  f"report (refreshed): {(api.results_dir(out) / 'report.html').resolve()}", highlight=False,
+                  soft_wrap=True)
 
 
 @app.command("list")
 def list_experiments(out: Optional[Path] = OutOption) -> None:
-    """Every experiment, its claims, its source, and the last stored verdicts."""
+    """Every experiment, its claims, its source, and the verdicts the report shows for it."""
+    from deeplimits.report.html import chosen_run, own_runs
+
     try:
-        store = Store(api.results_dir(out))
-        latest = {exp.name: store.runs(exp.name) for exp in registry.all_experiments()}
+        store = Store(api.results_dir(out, write=False))
+        runs = own_runs(store.runs(), store.sweeps())
     except StoreError as exc:
         raise _fail(str(exc)) from None
     table = Table()
-    for column in ("experiment", "claims", "source", "last verdicts"):
+    for column in ("experiment", "claims", "source", "verdicts (as in the report)", "profile"):
         table.add_column(column, overflow="fold")
+    starred = False
     for exp in registry.all_experiments():
-        runs = latest[exp.name]
-        last = {v.claim_id: v.status for v in runs[0].verdicts} if runs else {}
+        shown = chosen_run(exp.name, runs[exp.name])[0] if exp.name in runs else None
+        verdicts = {v.claim_id: v for v in shown.verdicts} if shown else {}
+        starred |= any(v.budget for v in verdicts.values())
         table.add_row(exp.name, "\n".join(c.id for c in exp.claims),
                       "\n".join(c.source for c in exp.claims),
-                      "\n".join(_status(last[c.id]) if c.id in last else "-" for c in exp.claims))
+                      "\n".join(_verdict(verdicts[c.id]) if c.id in verdicts else "-" for c in exp.claims),
+                      shown.profile if shown else "-")
     console.print(table)
+    console.print("verdicts of each experiment's most thorough stored run (paper, then quick, then smoke), "
+                  "as in the report" + ("; * measured below the source's budget (deeplimits show NAME)"
+                                        if starred else ""), highlight=False, soft_wrap=True)
+
+
+def _verdict(v) -> str:
+    """A verdict's status, with ``*`` where it was measured below the source's budget."""
+    return _status(v.status) + ("*" if v.budget else "")
 
 
 @app.command()
@@ -382,7 +413,7 @@ def show(experiment: str = typer.Argument(..., help="experiment name")) -> None:
 def runs(out: Optional[Path] = OutOption) -> None:
     """Stored runs: experiment, run key, seeds, when, how long, verdicts."""
     try:
-        stored = Store(api.results_dir(out)).runs()
+        stored = Store(api.results_dir(out, write=False)).runs()
     except StoreError as exc:
         raise _fail(str(exc)) from None
     if not stored:
@@ -393,8 +424,10 @@ def runs(out: Optional[Path] = OutOption) -> None:
         table.add_column(column, overflow="fold")
     for r in stored:
         table.add_row(r.experiment, r.key, r.profile, str(len(r.seeds)), r.created, f"{r.wall_s:.1f} s",
-                      "\n".join(f"{v.claim_id}: {_status(v.status)}" for v in r.verdicts))
+                      "\n".join(f"{v.claim_id}: {_verdict(v)}" for v in r.verdicts))
     console.print(table)
+    if any(v.budget for r in stored for v in r.verdicts):
+        console.print("* measured below the source's budget (deeplimits show NAME)", highlight=False)
 
 
 @app.command()
@@ -413,7 +446,7 @@ def report(
         raise _fail(str(exc)) from None
     size = path.stat().st_size
     size_text = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} kB"
-    console.print(f"report: {path} ({size_text}, self-contained)", highlight=False, soft_wrap=True)
+    console.print(f"report: {path.resolve()} ({size_text}, self-contained)", highlight=False, soft_wrap=True)
     if open_:
         if not _display_available():
             console.print("no display found: open the file above in a browser", highlight=False, soft_wrap=True)

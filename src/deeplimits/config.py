@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+
 class ConfigError(ValueError):
     """A config value or key was rejected; the message is one line for the user."""
 
@@ -105,7 +106,7 @@ def check_key(config_cls: type, key: str) -> None:
     if key not in names:
         near = difflib.get_close_matches(key, names, n=1)
         hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ConfigError(f"unknown config key {key!r}{hint} Accepted: {', '.join(names)}")
+        raise ConfigError(f"unknown config key {key!r}{hint or '.'} Accepted: {', '.join(sorted(names))}.")
 
 
 def _check_scalar(tp: Any, value: Any, key: str) -> Any:

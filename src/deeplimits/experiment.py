@@ -10,8 +10,9 @@ store and the figures never need to know which experiment produced them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -110,7 +111,7 @@ class Verdict:
 class ArmResults:
     """What one arm measured. Curves are ``(seeds, evals)``; finals are ``(seeds,)``."""
 
-    steps: np.ndarray  # (E,) iteration at which each eval was taken
+    steps: np.ndarray  # (E,) the training step at which each evaluation was taken (the curves' x axis)
     curves: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (S, E)
     final: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (S,)
     diverged: np.ndarray | None = None  # (S,) True where the loss became NaN/inf

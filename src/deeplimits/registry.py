@@ -1,7 +1,7 @@
 """One registry of experiments, filled by a decorator.
 
-Every module under ``deeplimits.experiments`` is imported on first use, so adding
-an experiment means adding one file.
+Every module under ``deeplimits.builtin`` (the experiments that ship with deeplimits)
+is imported on first use, so adding an experiment means adding one file.
 
 Duplicate names are rejected; unknown names get the nearest registered name as a
 hint. Third-party packages add experiments through the ``deeplimits.experiments``
@@ -50,9 +50,9 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    import deeplimits.experiments as builtin
+    import deeplimits.builtin as builtin
 
-    # Every module under deeplimits.experiments registers itself: a new experiment is a new file.
+    # Every module under deeplimits.builtin registers itself: a new experiment is a new file.
     for module in pkgutil.walk_packages(builtin.__path__, builtin.__name__ + "."):
         importlib.import_module(module.name)
     for ep in entry_points(group="deeplimits.experiments"):
@@ -74,14 +74,12 @@ def get(name: str) -> Experiment:
     _load()
     if not isinstance(name, str):
         raise UnknownExperimentError(f"experiment must be given by name (a string), not {name!r}; "
-                                     f"known: {', '.join(_REGISTRY)}")
+                                     f"known: {', '.join(sorted(_REGISTRY))}.")
     if name in _REGISTRY:
         return _REGISTRY[name]
     near = difflib.get_close_matches(name.strip().lower(), list(_REGISTRY), n=1, cutoff=0.4)
     hint = f"; did you mean {near[0]!r}?" if near else ""
-    raise UnknownExperimentError(
-        f"unknown experiment {name!r}{hint} Known: {', '.join(_REGISTRY)}"
-    )
+    raise UnknownExperimentError(f"unknown experiment {name!r}{hint or '.'} Known: {', '.join(sorted(_REGISTRY))}.")
 
 
 def all_experiments() -> list[Experiment]:

@@ -25,15 +25,17 @@ import json
 import os
 import time
 import typing
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from deeplimits import api, registry
 from deeplimits.config import ConfigError, check_key, field_types, parse_value, to_dict
-from deeplimits.experiment import Progress, no_progress
 from deeplimits.engine.devices import ENV_CACHE
+from deeplimits.experiment import Progress, no_progress
 from deeplimits.store import Store, StoredRun
+from deeplimits.store.files import write_atomically
 
 BACKENDS = ("local", "ray")
 MAX_POINTS = 1_000
@@ -119,6 +121,9 @@ def plan_sweep(experiment: Any, grid: Any, *, profile: str = "quick", seeds: Any
         values = list(values) if isinstance(values, (list, tuple, range)) else [values]
         if not values:
             raise ConfigError(f"grid axis {key} has no values")
+        if len(values) == 1:
+            raise ConfigError(f"grid axis {key} has one value ({_value_text(values[0])}): a sweep varies each axis "
+                              f"over at least two values; for a fixed setting use --set {key}={_value_text(values[0])}")
         axes[key] = values
     count = 1
     for values in axes.values():
@@ -357,6 +362,6 @@ def sweep_figure_files(store: Store, out_dir: Path, plan: SweepPlan, points: lis
     files = {}
     for fmt, data in rendered.items():
         path = out_dir / "figures" / "sweeps" / f"{plan.experiment}-{plan.id}.{fmt}"
-        api.write_atomically(path, data)
+        write_atomically(path, data)
         files[fmt] = path
     return files

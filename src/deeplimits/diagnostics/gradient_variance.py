@@ -11,7 +11,7 @@ tiny, the gradient hardly depends on which target is being learned.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import equinox as eqx
 import jax

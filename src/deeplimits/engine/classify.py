@@ -9,7 +9,7 @@ passes in.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import equinox as eqx
 import jax

@@ -23,8 +23,9 @@ step per Python iteration. Tests check that both paths agree.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import equinox as eqx
 import jax
@@ -230,8 +231,8 @@ def _train_python(step, metrics_of, init, optimizer, data, init_keys, train_keys
         params, static = eqx.partition(init(init_keys[s]), eqx.is_inexact_array)
         opt_state = optimizer.init(params)
         seed_data = jax.tree.map(lambda leaf, s=s: leaf[s], data)
-        jit_step = jax.jit(lambda p, o, t, k=train_keys[s], x=seed_data: step(p, o, static, x, k, t))
-        jit_metrics = jax.jit(lambda p, i, k=eval_keys[s], x=seed_data: metrics_of(p, static, x, k, i))
+        jit_step = jax.jit(lambda p, o, t, k=train_keys[s], x=seed_data, st=static: step(p, o, st, x, k, t))
+        jit_metrics = jax.jit(lambda p, i, k=eval_keys[s], x=seed_data, st=static: metrics_of(p, st, x, k, i))
         diverged, done, losses, rows = False, 0, [], []
         for index, length in enumerate(chunks):
             total_loss = np.float32(0.0)
@@ -252,5 +253,5 @@ def _train_python(step, metrics_of, init, optimizer, data, init_keys, train_keys
     }
     params = jax.tree.map(lambda *xs: jnp.stack(xs), *[p for p, *_ in per_seed])
     _, static = eqx.partition(init(init_keys[0]), eqx.is_inexact_array)
-    return (steps_at, metrics, np.stack([l for _, _, l, _, _ in per_seed]),
+    return (steps_at, metrics, np.stack([loss for _, _, loss, _, _ in per_seed]),
             np.array([d for _, d, *_ in per_seed]), params, static)

@@ -24,11 +24,12 @@ from typing import Any
 from jinja2 import Environment
 
 from deeplimits import registry
+from deeplimits.api import FALSIFY, falsification_key
 from deeplimits.experiment import Claim, Verdict
 from deeplimits.report.catalogue import CATALOGUE, NOT_TURNED_INTO_EXPERIMENTS, SOURCES
-from deeplimits.api import FALSIFY, falsification_key, write_atomically
 from deeplimits.stats.rules import LEADS
 from deeplimits.store import Store
+from deeplimits.store.files import write_atomically
 from deeplimits.store.sqlite import StoredRun
 
 FILENAME = "report.html"
@@ -136,12 +137,25 @@ def _falsification(name: str, claim: Claim, store: Store) -> FalsificationView |
                              command=f"deeplimits falsify {name} --claim {claim.id}", verdict=verdict)
 
 
-def _chosen(runs: list[StoredRun], version: int | None) -> tuple[StoredRun, list[StoredRun]]:
-    """The most thorough run of the current ``version`` (``runs`` come newest first) and the rest.
+def own_runs(every_run: list[StoredRun], sweeps: list[dict[str, Any]]) -> dict[str, list[StoredRun]]:
+    """Each experiment's own stored runs, newest first: not its falsifying runs (shown beside their
+    claims), and a sweep's points only where nothing else of the experiment is stored."""
+    swept = {p["key"] for sw in sweeps for p in sw["points"]}
+    by_experiment: dict[str, list[StoredRun]] = {}
+    for run in every_run:
+        if run.profile != FALSIFY:
+            by_experiment.setdefault(run.experiment, []).append(run)
+    return {name: [r for r in runs if r.key not in swept] or runs for name, runs in by_experiment.items()}
 
-    A run of an older version only stands in where no current one is stored: its verdicts
-    were judged by older rules.
+
+def chosen_run(name: str, runs: list[StoredRun]) -> tuple[StoredRun, list[StoredRun]]:
+    """The run that stands for experiment ``name`` (in the report and ``deeplimits list``) and the rest.
+
+    The most thorough profile (paper, then quick, then smoke), the newest within it (``runs`` come
+    newest first), of the registered version: a run of an older version only stands in where no
+    current one is stored, since its verdicts were judged by older rules.
     """
+    version = registry.get(name).version if name in registry.names() else None
     best = min(runs, key=lambda r: (version is not None and r.version != version,
                                     PROFILE_RANK.get(r.profile, 3), runs.index(r)))
     return best, [r for r in runs if r is not best]
@@ -150,7 +164,7 @@ def _chosen(runs: list[StoredRun], version: int | None) -> tuple[StoredRun, list
 def _experiment_view(entry_id: str, name: str, title: str, source: str, runs: list[StoredRun],
                      store: Store) -> ExperimentView:
     exp = registry.get(name) if name in registry.names() else None
-    run, others = _chosen(runs, exp.version if exp else None)
+    run, others = chosen_run(name, runs)
     figures = {fig: formats["png"] for fig, formats in store.figures(run.key).items() if "png" in formats}
     verdicts = {v.claim_id: v for v in run.verdicts}
     claim_ids = [c.id for c in exp.claims] if exp else list(verdicts)
@@ -208,13 +222,7 @@ def build_report(out: Path) -> str:
     every_run = store.runs()
     stored_sweeps = store.sweeps()
     sweeps = _sweep_views(stored_sweeps, {r.key: r for r in every_run})
-    swept = {p["key"] for sw in stored_sweeps for p in sw["points"]}
-    runs_by_experiment: dict[str, list[StoredRun]] = {}
-    for run in every_run:
-        if run.profile != FALSIFY:  # falsifying runs are shown beside their claims, not as the experiment's
-            runs_by_experiment.setdefault(run.experiment, []).append(run)
-    for name, runs in runs_by_experiment.items():  # a sweep's points stand in only where nothing else is stored
-        runs_by_experiment[name] = [r for r in runs if r.key not in swept] or runs
+    runs_by_experiment = own_runs(every_run, stored_sweeps)
 
     rows: list[Row] = []
     sections: list[ExperimentView] = []
@@ -249,7 +257,8 @@ def build_report(out: Path) -> str:
         counts=counts, words=STATUS_WORDS, n_entries=len(entries),
         n_registered=sum(name in registry.names() for _, name, *_ in entries),
         generated=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        store_path=str(store.path), fmt=_fmt, checks=_checks, lead=_lead, interval=_interval, config_value=_config_value,
+        store_path=str(store.path), fmt=_fmt, checks=_checks, lead=_lead, interval=_interval,
+        config_value=_config_value,
         dumps=lambda value: json.dumps(value, sort_keys=True),
     )
 

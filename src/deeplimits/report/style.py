@@ -4,7 +4,7 @@ means with 95% bands over seeds."""
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import matplotlib
 
@@ -51,7 +51,8 @@ def new_figure(ncols: int = 1, *, nrows: int = 1, width: float = 5.0, height: fl
     return fig, list(axes.ravel())
 
 
-def band(values: np.ndarray, *, confidence: float = CONFIDENCE, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def band(values: np.ndarray, *, confidence: float = CONFIDENCE,
+         seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean over seeds and a percentile-bootstrap band, per column of ``values (S, E)``."""
     from scipy import stats
 

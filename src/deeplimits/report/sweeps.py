@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -66,15 +67,18 @@ def sweep_figure(exp: Experiment, axes: dict[str, list[Any]], points: Sequence[A
             ax.set_ylabel("\n".join(_wrap(quantity, 40)), fontsize=8)
             if others and len(list(itertools.product(*others.values()))) <= 8:
                 ax.legend(fontsize=7, loc="best")
-    handles = [panels[0].plot([], [], marker=m, color="0.3", linestyle="none", label=text)[0]
-               for m, text in MARKERS.values()]
+    handles = [panels[0].plot([], [], marker=m, color="0.3", linestyle="none", label=text,
+                              markerfacecolor="white" if status == "inconclusive" else "0.3")[0]
+               for status, (m, text) in MARKERS.items()]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
-    fig.suptitle(f"{exp.name}: each claim's measurement (95% interval over seeds) along each grid axis; "
-                 f"the marker is the verdict", fontsize=10)
+    title = (f"{exp.name}: each claim's measurement (95% interval over seeds) along each grid axis; "
+             f"the marker is the verdict")
+    # about 11 characters of 10-point text per inch: wrapped, the title never runs past the figure's edges
+    fig.suptitle("\n".join(_wrap(title, int(11 * fig.get_figwidth()), lines=4)), fontsize=10)
     return fig
 
 
-def _wrap(text: str, width: int) -> list[str]:
+def _wrap(text: str, width: int, lines: int = 3) -> list[str]:
     import textwrap
 
-    return textwrap.wrap(text, width)[:3] or [""]
+    return textwrap.wrap(text, width)[:lines] or [""]

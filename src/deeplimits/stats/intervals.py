@@ -20,8 +20,8 @@ diverged seeds could change is inconclusive.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import stats
@@ -79,23 +79,31 @@ def mean_interval(values: np.ndarray, *, confidence: float = CONFIDENCE,
                   bounds: tuple[float, float] | None = None) -> Interval:
     """Mean over seeds with a Student-t interval; non-finite values are left out and counted.
 
-    ``bounds``: the range the quantity can take (e.g. ``(0, 1)`` for an accuracy), used to
-    bound what the left-out seeds could have done to the interval.
+    ``bounds``: the range the quantity can take (e.g. ``(0, 1)`` for an accuracy). The interval is
+    cut to it (a mean of accuracies is never above 1, so ``[0.9977, 1.001]`` reads ``[0.9977, 1]``;
+    cutting can only raise the coverage), and it bounds what left-out seeds could have done.
     """
     x, missing = _finite(values)
     if x.size == 0:
         return Interval(np.nan, np.nan, np.nan, 0, missing, -np.inf, np.inf)
     estimate = float(np.mean(x))
-    low, high = _t_bounds(x, confidence)
+    low, high = _clip(_t_bounds(x, confidence), bounds)
     method = "exact" if x.size >= 2 and np.ptp(x) == 0.0 else "t"
     if not missing:
         return Interval(estimate, low, high, int(x.size), method=method)
     worst_low, worst_high = -np.inf, np.inf
     if bounds is not None:
-        ends = [_t_bounds(np.concatenate([x, np.full(missing, b)]), confidence) for b in bounds]
+        ends = [_clip(_t_bounds(np.concatenate([x, np.full(missing, b)]), confidence), bounds) for b in bounds]
         worst_low = min(low, *(e[0] for e in ends)) if x.size >= 2 else min(e[0] for e in ends)
         worst_high = max(high, *(e[1] for e in ends)) if x.size >= 2 else max(e[1] for e in ends)
     return Interval(estimate, low, high, int(x.size), missing, worst_low, worst_high, method)
+
+
+def _clip(ends: tuple[float, float], bounds: tuple[float, float] | None) -> tuple[float, float]:
+    """An interval's ends cut to the quantity's bounds (NaN ends, from fewer than 2 seeds, stay NaN)."""
+    if bounds is None or np.isnan(ends[0]):
+        return ends
+    return max(ends[0], bounds[0]), min(ends[1], bounds[1])
 
 
 def share_interval(hits: np.ndarray, *, confidence: float = CONFIDENCE) -> Interval:

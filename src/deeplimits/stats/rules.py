@@ -24,7 +24,9 @@ INFO = "info"  # a note: measured and shown, never judged
 CONTROL_FAILED = "control did not succeed, so the setup proves nothing: "
 DIVERGED = "seeds that diverged could change the outcome: "
 STRADDLES = "interval straddles a threshold: "
-LEADS = (CONTROL_FAILED, DIVERGED, STRADDLES)
+TOO_FEW_SEEDS = "fewer than 2 seeds, so there is no interval over seeds to judge (run 2 or more): "
+NOT_THE_MAIN = "decided by a check other than the measure shown (which did not fail): "
+LEADS = (CONTROL_FAILED, DIVERGED, STRADDLES, TOO_FEW_SEEDS, NOT_THE_MAIN)
 
 
 def at_least(interval: Interval, threshold: float) -> str:
@@ -88,7 +90,12 @@ def decide(*, claim_id: str, quantity: str, rule: str, main: Check,
     if any(c.outcome != INFO for c in notes):
         raise ValueError(f"{claim_id}: notes are made with note(), not judged")
     failed_controls = [c for c in controls if c.outcome != PASS]
-    if failed_controls:
+    # undecided only because one seed gives no interval: say so, rather than blame the controls
+    too_few = [c for c in judged if c.outcome == UNSURE and c.interval.seeds < 2]
+    if too_few and not any(c.outcome == FAIL for c in controls):
+        status = "inconclusive"
+        why = TOO_FEW_SEEDS + "; ".join(c.text for c in too_few)
+    elif failed_controls:
         status = "inconclusive"
         why = CONTROL_FAILED + "; ".join(c.text for c in failed_controls)
     elif all(c.outcome == PASS for c in checks):
@@ -96,7 +103,8 @@ def decide(*, claim_id: str, quantity: str, rule: str, main: Check,
         why = "; ".join(c.text for c in (*checks, *controls))
     elif any(c.outcome == FAIL for c in checks):
         status = "not_reproduced"
-        why = "; ".join(c.text for c in sorted(checks, key=lambda c: c.outcome != FAIL))
+        why = (NOT_THE_MAIN if main.outcome != FAIL else "") + "; ".join(
+            c.text for c in sorted(checks, key=lambda c: c.outcome != FAIL))
     else:
         unsure = [c for c in checks if c.outcome == UNSURE]
         lead = DIVERGED if any(c.interval.n_missing for c in unsure) else STRADDLES

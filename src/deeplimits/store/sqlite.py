@@ -15,10 +15,12 @@ import json
 import os
 import socket
 import sqlite3
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -184,23 +186,34 @@ class Store:
         if self.path.exists():
             self._connect().close()
 
-    def _connect(self) -> sqlite3.Connection:
-        check_results_dir(self.directory)
+    def _connect(self, *, write: bool = True) -> sqlite3.Connection:
+        """A checked connection; ``write=False`` reads a store in a directory this user cannot write to."""
+        check_results_dir(self.directory, write=write)
         if self.path.is_dir() or (self.path.exists() and not _looks_like_sqlite(self.path)):
             raise StoreError(f"{self.path} is not a deeplimits store (not an SQLite database); move it away or "
                              f"choose another results directory (--out)")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30)
+        # Where nobody can write, the file cannot change under us, and SQLite need not make its
+        # WAL index beside it (which it could not): open it as immutable.
+        read_only = not write and not _can_create_in(self.directory)
+        if read_only:
+            connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, timeout=30)
+        else:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=30)
         try:
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} was written by a newer deeplimits (store schema {version}, this "
                                  f"one reads {SCHEMA_VERSION}); upgrade deeplimits or choose another --out")
+            if version < SCHEMA_VERSION and read_only:
+                raise StoreError(f"{self.path} is of an older deeplimits and must be upgraded in place, but its "
+                                 f"directory is not writable; run deeplimits once where it can write there")
             if version < SCHEMA_VERSION:
                 self._migrate(connection)
             else:
                 self._check_tables(connection)
-            connection.execute("PRAGMA journal_mode=WAL")
+            if not read_only:
+                connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
             connection.close()
@@ -354,10 +367,10 @@ class Store:
                 for r in self._rows("SELECT * FROM sweeps ORDER BY created DESC, id")]
 
     def _rows(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        check_results_dir(self.directory)
+        check_results_dir(self.directory, write=False)
         if not self.path.exists():
             return []
-        connection = self._connect()
+        connection = self._connect(write=False)
         connection.row_factory = sqlite3.Row
         try:
             return connection.execute(sql, args).fetchall()
@@ -415,8 +428,9 @@ class Store:
         return iter(self.runs())
 
 
-def check_results_dir(directory: Path) -> None:
-    """A results directory must be a directory, or not exist yet under directories: checked before any work."""
+def check_results_dir(directory: Path, *, write: bool = True) -> None:
+    """Checked before any work: a results directory is a directory, or can be created in the nearest
+    existing one above it; with ``write``, this process can create files there (to read, it need not)."""
     directory = Path(directory)
     for place in (directory, *directory.parents):
         if place.exists():
@@ -424,9 +438,27 @@ def check_results_dir(directory: Path) -> None:
                 what = "is a file" if place == directory else f"is under {place}, which is a file"
                 raise StoreError(f"results directory {directory} {what}; give a directory (it is created if "
                                  f"missing) with --out or DEEPLIMITS_HOME")
-            if place == directory and not os.access(place, os.W_OK | os.X_OK):
-                raise StoreError(f"results directory {directory} is not writable; choose another with --out")
+            if write and not _can_create_in(place):
+                where = "" if place == directory else f" (it would be created in {place}, which is not writable)"
+                raise StoreError(f"results directory {directory} is not writable{where}; choose another with --out "
+                                 f"or DEEPLIMITS_HOME")
+            if not write and place == directory and not os.access(place, os.R_OK | os.X_OK):
+                raise StoreError(f"results directory {directory} is not readable; choose another with --out")
             return
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether this process can create entries in ``folder``: tried, since permission bits do not tell
+    (root passes them, ``/proc`` and read-only mounts refuse whatever they say)."""
+    if not folder.exists():
+        return False
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".deeplimits-probe-"))
+    except OSError:
+        return False
+    return True
 
 
 def _looks_like_sqlite(path: Path) -> bool:

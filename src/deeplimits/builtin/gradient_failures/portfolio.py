@@ -73,12 +73,31 @@ import optax
 
 from deeplimits.config import ConfigError, param, to_dict
 from deeplimits.engine import derive_key, derive_keys, random_signs, runtime_learning_rate, train
-from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
-                                   no_progress)
+from deeplimits.experiment import (
+    Arm,
+    ArmResults,
+    Claim,
+    Experiment,
+    Falsification,
+    Progress,
+    Results,
+    Verdict,
+    no_progress,
+)
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure, plot_band
-from deeplimits.stats import (Check, at_least, at_most, decide, describe, first_step_at_most, mean_interval, note,
-                              tail_mean, within)
+from deeplimits.stats import (
+    Check,
+    at_least,
+    at_most,
+    decide,
+    describe,
+    first_step_at_most,
+    mean_interval,
+    note,
+    tail_mean,
+    within,
+)
 
 NAME = "portfolio"
 SOLVED = -0.9  # an arm has solved the task when its final-loss interval is <= -0.9 (optimum -1)

@@ -46,12 +46,31 @@ import optax
 from deeplimits.config import ConfigError, param, to_dict
 from deeplimits.diagnostics import split_sample_variance, target_gradients
 from deeplimits.engine import derive_key, derive_keys, one_hidden_layer_relu, train
-from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
-                                   no_progress)
+from deeplimits.experiment import (
+    Arm,
+    ArmResults,
+    Claim,
+    Experiment,
+    Falsification,
+    Progress,
+    Results,
+    Verdict,
+    no_progress,
+)
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure, plot_band
-from deeplimits.stats import (UNSURE, Check, at_least, at_most, decide, describe, mean_interval, note, share_interval,
-                              tail_mean)
+from deeplimits.stats import (
+    UNSURE,
+    Check,
+    at_least,
+    at_most,
+    decide,
+    describe,
+    mean_interval,
+    note,
+    share_interval,
+    tail_mean,
+)
 
 NAME = "linear-periodic"
 LEARNED_R2 = 0.9  # the control has learned when its final R^2 interval is >= 0.9; a seed has learned at >= 0.9

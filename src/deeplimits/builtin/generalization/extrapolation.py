@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import equinox as eqx
 import jax
@@ -42,8 +42,17 @@ import optax
 
 from deeplimits.config import ConfigError, param, to_dict
 from deeplimits.engine import derive_key, numpy_rng, seed_models, train
-from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
-                                   no_progress)
+from deeplimits.experiment import (
+    Arm,
+    ArmResults,
+    Claim,
+    Experiment,
+    Falsification,
+    Progress,
+    Results,
+    Verdict,
+    no_progress,
+)
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure, plot_band
 from deeplimits.stats import at_least, at_most, decide, describe, mean_interval, note
@@ -95,8 +104,8 @@ class Config:
     train_scale: float = param(1.0, "trials drawn from the box scaled by this about its centre (1: the box)",
                                min=0.1, max=2.0)
     noise: float = param(0.005, "relative noise of an observed range (standard deviation)", min=0.0, max=0.5)
-    trials: tuple[int, ...] = param((4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096), "numbers of trials of the learning curve",
-                                    min=2, max=1_000_000, distinct=True)
+    trials: tuple[int, ...] = param((4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
+                                    "numbers of trials of the learning curve", min=2, max=1_000_000, distinct=True)
     features: str = param("raw", "the MLP's inputs: raw (speed, angle), or physical (v^2 sin(2 theta), the prior of "
                                  "the physical model, and 0)", choices=("raw", "physical"))
     width: int = param(64, "hidden units per layer of the MLP (two layers)", min=1, max=4_096)
@@ -277,8 +286,8 @@ class Extrapolation(Experiment):
     profile_notes = {
         "smoke": "trials 4, 64, 512; 500 Adam steps: checks the plumbing, not the claims",
         "quick": "trials 4 to 1,024 (doubling); 3,000 Adam steps per MLP",
-        "paper": "our setting (the source gives an example, not numbers): trials 4 to 4,096 (doubling), 5,000 Adam steps of 64 "
-                 "trials, noise 0.5%",
+        "paper": "our setting (the source gives an example, not numbers): trials 4 to 4,096 (doubling), "
+                 "5,000 Adam steps of 64 trials, noise 0.5%",
     }
 
     def arms(self, config: Config) -> tuple[Arm, ...]:
@@ -386,8 +395,8 @@ class Extrapolation(Experiment):
         curve.legend(fontsize=7)
         from deeplimits.report.style import plot_interval_bars
 
-        plot_interval_bars(shells, ["inside", "1-1.5x", "1.5-2x"],
-                           {arm: [results.arms[arm].final[f"error/{r}"] for r in REGIONS] for arm in ("mlp", "physics")})
+        plot_interval_bars(shells, ["inside", "1-1.5x", "1.5-2x"], {
+            arm: [results.arms[arm].final[f"error/{r}"] for r in REGIONS] for arm in ("mlp", "physics")})
         shells.set(yscale="log", xlabel="region (scale of the box)", ylabel="mean relative error",
                    title=f"At n = {int(counts[-1])} trials")
         shells.legend(fontsize=8)

@@ -45,8 +45,17 @@ from deeplimits.data import GREY_LEVEL, load_digits
 from deeplimits.engine import derive_key, derive_keys, numpy_rng, seed_models
 from deeplimits.engine.attacks import fgsm, linear_worst_case, pgd, random_signs_noise
 from deeplimits.engine.classify import ModelFactory, digits_cnn, digits_mlp, fit_classifier
-from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
-                                   no_progress)
+from deeplimits.experiment import (
+    Arm,
+    ArmResults,
+    Claim,
+    Experiment,
+    Falsification,
+    Progress,
+    Results,
+    Verdict,
+    no_progress,
+)
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure
 from deeplimits.stats import Check, at_least, at_most, decide, describe, mean_interval, note
@@ -275,8 +284,8 @@ class Adversarial(Experiment):
     profiles = {
         "smoke": {"steps": 200, "eval_every": 100, "epsilons": (0.05, 0.3), "pgd_steps": 5, "pgd_step_fraction": 0.5,
                   "attack_images": 60, "train_pgd_steps": 3, "train_epsilon": 0.1},
-        "quick": {"steps": 1_000, "pgd_steps": 20, "pgd_step_fraction": 1 / 15, "attack_images": 200, "train_pgd_steps": 5,
-                  "eval_every": 250},
+        "quick": {"steps": 1_000, "pgd_steps": 20, "pgd_step_fraction": 1 / 15, "attack_images": 200,
+                  "train_pgd_steps": 5, "eval_every": 250},
         "paper": {},
     }
     default_seeds = {"smoke": 2, "quick": 5, "paper": 8}
@@ -334,8 +343,8 @@ class Adversarial(Experiment):
                               ">=", SUCCESS_MIN)
                   for attack, label in (("pgd", "PGD"), ("pgd-targeted", f"targeted PGD (to "
                                                          f"{results.config['target_class']})")) for a in NETS]
-        checks += [self._share(f"{a} random-sign flips at eps {eps:g}", results.arms["random-signs"].final[f"flips/{a}"],
-                               "<=", NOISE_MAX) for a in NETS]
+        checks += [self._share(f"{a} random-sign flips at eps {eps:g}",
+                               results.arms["random-signs"].final[f"flips/{a}"], "<=", NOISE_MAX) for a in NETS]
         eps_grid = np.asarray(grid(results.config))
         notes = [note(f"{a} {attack} eps50", iv := mean_interval(size_for_half(eps_grid, results.arms[a].curves[
             f"success/{attack}"])), f"{a} {label} reaches 50% success at eps {iv}")
@@ -375,10 +384,11 @@ class Adversarial(Experiment):
         main = describe(f"robust accuracy gain at eps {eps:g} (PGD-trained minus standard CNN)", gain,
                         at_least(gain, ROBUST_GAIN_MIN), f">= {ROBUST_GAIN_MIN}")
         paid = describe("clean accuracy cost (standard minus PGD-trained CNN)", cost, at_least(cost, 0.0), ">= 0")
-        notes = [note("robust accuracy", iv := mean_interval(trained["robust_accuracy"]),
-                      f"PGD-trained CNN robust accuracy at eps {eps:g} {iv}, clean {mean_interval(trained['clean_accuracy'])}; "
-                      f"standard CNN {mean_interval(plain['robust_accuracy'])}, clean "
-                      f"{mean_interval(plain['clean_accuracy'])}")]
+        robust, clean = ({arm: mean_interval(values[key], bounds=ACCURACY) for arm, values in
+                          (("trained", trained), ("plain", plain))} for key in ("robust_accuracy", "clean_accuracy"))
+        notes = [note("robust accuracy", robust["trained"],
+                      f"PGD-trained CNN robust accuracy at eps {eps:g} {robust['trained']}, clean {clean['trained']}; "
+                      f"standard CNN {robust['plain']}, clean {clean['plain']}")]
         if 0.3 in grid(results.config):
             iv = mean_interval(_at(results.config, results.arms["cnn-adversarial"].curves["robust_accuracy"], 0.3))
             notes.append(note("robust 0.3", iv, f"PGD-trained CNN robust accuracy at eps 0.3 {iv} (trained at eps "
@@ -399,7 +409,7 @@ class Adversarial(Experiment):
                  ("cnn", "fgsm", "CNN, FGSM", ":"), ("mlp", "pgd", "MLP, PGD", "-"),
                  ("mlp", "pgd-targeted", "MLP, targeted PGD", "--"), ("cnn", "noise", "CNN, random signs", "-."),
                  ("mlp", "noise", "MLP, random signs", "-.")]
-        for k, (arm, attack, label, style) in enumerate(lines):
+        for arm, attack, label, style in lines:
             plot_band(ax, eps, results.arms[arm].curves[f"success/{attack}"], label=label,
                       color=PALETTE[0 if arm == "cnn" else 1], linestyle=style)
         for color, arm in zip(PALETTE[2:], LINEAR):

@@ -70,8 +70,17 @@ import optax
 
 from deeplimits.config import ConfigError, param, to_dict
 from deeplimits.engine import derive_key, derive_keys, train
-from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
-                                   no_progress)
+from deeplimits.experiment import (
+    Arm,
+    ArmResults,
+    Claim,
+    Experiment,
+    Falsification,
+    Progress,
+    Results,
+    Verdict,
+    no_progress,
+)
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure, plot_band
 from deeplimits.stats import UNSURE, Check, at_least, at_most, decide, describe, mean_interval, note, tail_mean, within

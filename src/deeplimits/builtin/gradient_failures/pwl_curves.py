@@ -71,12 +71,20 @@ import optax
 from deeplimits.config import ConfigError, param, to_dict
 from deeplimits.diagnostics import condition_number, gd_iterations_to, gd_relative_error, log_log_slope
 from deeplimits.engine import derive_key, derive_keys, runtime_learning_rate, train
-from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
-                                   no_progress)
+from deeplimits.experiment import (
+    Arm,
+    ArmResults,
+    Claim,
+    Experiment,
+    Falsification,
+    Progress,
+    Results,
+    Verdict,
+    no_progress,
+)
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure, plot_band
-from deeplimits.stats import (Check, at_least, at_most, decide, describe, first_step_at_most, mean_interval, note,
-                              within)
+from deeplimits.stats import Check, at_least, at_most, decide, describe, first_step_at_most, mean_interval, note, within
 
 NAME = "pwl-curves"
 EXACT_FILTER = np.array([1.0, -2.0, 1.0])  # U is the convolution with this filter

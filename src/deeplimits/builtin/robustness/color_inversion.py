@@ -37,8 +37,17 @@ from deeplimits.config import param, to_dict
 from deeplimits.data import load_digits
 from deeplimits.engine import derive_keys
 from deeplimits.engine.classify import ModelFactory, digits_cnn, fit_classifier
-from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
-                                   no_progress)
+from deeplimits.experiment import (
+    Arm,
+    ArmResults,
+    Claim,
+    Experiment,
+    Falsification,
+    Progress,
+    Results,
+    Verdict,
+    no_progress,
+)
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure, plot_interval_bars
 from deeplimits.stats import at_least, at_most, decide, describe, mean_interval, note, tail_mean
@@ -167,7 +176,8 @@ class ColorInversion(Experiment):
                 f"inverted digits, (acc_inverted - {CHANCE}) / (acc_original - {CHANCE}), is <= {RETAINED_MAX}, "
                 f"while the CNN on original digits and the control trained on inverted digits reach >= "
                 f"{LEARNED} (final accuracy: mean of the last {FINAL_FRACTION:.0%} of evaluations)")
-        return [decide(claim_id=CLAIM.id, quantity="share of above-chance accuracy kept under inversion",
+        return [decide(claim_id=CLAIM.id, quantity="share of above-chance accuracy kept under inversion (1: all "
+                                                   "of it, 0: at chance, below 0: worse than chance)",
                        rule=rule, main=main, controls=tuple(controls), notes=notes)]
 
     def figures(self, results: Results) -> dict:
@@ -176,7 +186,7 @@ class ColorInversion(Experiment):
         plot_interval_bars(bars, ["trained on\noriginal", "trained on\ninverted", "remedy:\nmixed"],
                            {f"tested on {t}": [results.arms[a].final[t] for a in arms] for t in TEST_SETS})
         bars.axhline(CHANCE, color="grey", linestyle="--", linewidth=1, label="chance")
-        bars.set(ylabel="test accuracy (final)", ylim=(0, 1.05), xlabel="arm",
+        bars.set(ylabel="test accuracy (final)", ylim=(-0.04, 1.05), xlabel="arm",
                  title=f"Colour inversion, mean and 95% interval over {len(results.seeds)} seeds")
         bars.legend(loc="lower right", fontsize=8)
         from deeplimits.report.style import plot_band
@@ -184,7 +194,8 @@ class ColorInversion(Experiment):
         arm = results.arms["cnn"]
         for color, t in zip(PALETTE, TEST_SETS):
             plot_band(curves, arm.steps, arm.curves[t], label=f"CNN on {t} digits", color=color)
-        curves.set(xlabel="Adam step", ylabel="test accuracy", ylim=(0, 1.02),
+        # below 0 too: a curve at accuracy 0 (the inverted digits) must not hide in the x axis
+        curves.set(xlabel="Adam step", ylabel="test accuracy", ylim=(-0.04, 1.02),
                    title="The CNN trained on original digits")
         curves.legend(loc="center right", fontsize=8)
         return {CLAIM.id: fig}

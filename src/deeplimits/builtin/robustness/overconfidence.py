@@ -36,12 +36,20 @@ from sklearn.metrics import roc_auc_score
 
 from deeplimits.config import param, to_dict
 from deeplimits.data import load_digits
-from deeplimits.diagnostics import (brier_score, excess_ece_interval, fit_temperature, negative_log_likelihood,
-                                    softmax)
+from deeplimits.diagnostics import brier_score, excess_ece_interval, fit_temperature, negative_log_likelihood, softmax
 from deeplimits.engine import derive_keys, numpy_rng, seed_models
 from deeplimits.engine.classify import ModelFactory, digits_cnn, fit_classifier, logits_of_one
-from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
-                                   no_progress)
+from deeplimits.experiment import (
+    Arm,
+    ArmResults,
+    Claim,
+    Experiment,
+    Falsification,
+    Progress,
+    Results,
+    Verdict,
+    no_progress,
+)
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure, plot_interval_bars
 from deeplimits.stats import FAIL, PASS, Check, at_least, at_most, decide, describe, mean_interval, note
@@ -238,8 +246,8 @@ class Overconfidence(Experiment):
         rule = (f"reproduced if the 95% interval (bootstrap over seeds and test examples) of the ECE (15 equal-width "
                 f"bins) minus the ECE a calibrated classifier with the same confidences shows on the same examples "
                 f"is >= {EXCESS_ECE_MIN}, and the interval of mean confidence minus accuracy is >= 0 (the error is "
-                f"overconfidence), while the CNN learns (test accuracy >= {LEARNED}) and the same measure does not find the "
-                f"self-labelled control (labels drawn from the CNN's own probabilities) miscalibrated")
+                f"overconfidence), while the CNN learns (test accuracy >= {LEARNED}) and the same measure does not "
+                f"find the self-labelled control (labels drawn from the CNN's own probabilities) miscalibrated")
         self_excess, _ = excess_ece_interval(diag["confidence/self-labelled"], diag["correct/self-labelled"])
         found = at_least(self_excess, EXCESS_ECE_MIN) == PASS
         control = Check("self-labelled control", self_excess, FAIL if found else PASS,
@@ -259,10 +267,13 @@ class Overconfidence(Experiment):
                           f">= {CONFIDENT}"),
                  describe("accuracy on inverted digits", accuracy, at_most(accuracy, LOW_ACCURACY),
                           f"<= {LOW_ACCURACY}"))
-        notes = tuple(note(f"AUROC {name}", mean_interval(cnn[f"auroc/{name}"]),
-                           f"AUROC test digits vs {name} by confidence: one CNN {mean_interval(cnn[f'auroc/{name}'])}, "
-                           f"ensemble of {results.config['ensemble_size']} {mean_interval(ensemble[f'auroc/{name}'])}; "
-                           f"mean confidence on {name}: ensemble {mean_interval(ensemble[f'confidence/{name}'])}")
+        def unit(values):  # AUROC and confidence lie in [0, 1]
+            return mean_interval(values, bounds=ACCURACY)
+
+        notes = tuple(note(f"AUROC {name}", unit(cnn[f"auroc/{name}"]),
+                           f"AUROC test digits vs {name} by confidence: one CNN {unit(cnn[f'auroc/{name}'])}, "
+                           f"ensemble of {results.config['ensemble_size']} {unit(ensemble[f'auroc/{name}'])}; "
+                           f"mean confidence on {name}: ensemble {unit(ensemble[f'confidence/{name}'])}")
                       for name in OOD_SETS)
         rule = (f"reproduced if the 95% intervals of the CNN's mean largest softmax probability on uniform noise and "
                 f"on inverted digits are >= {CONFIDENT} and its accuracy on inverted digits is <= {LOW_ACCURACY}, "

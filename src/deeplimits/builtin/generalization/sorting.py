@@ -28,8 +28,8 @@ parameters of ``train_ranker``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import equinox as eqx
 import jax
@@ -39,8 +39,17 @@ import optax
 
 from deeplimits.config import ConfigError, param, to_dict
 from deeplimits.engine import derive_keys, numpy_rng, seed_models, train
-from deeplimits.experiment import (Arm, ArmResults, Claim, Experiment, Falsification, Progress, Results, Verdict,
-                                   no_progress)
+from deeplimits.experiment import (
+    Arm,
+    ArmResults,
+    Claim,
+    Experiment,
+    Falsification,
+    Progress,
+    Results,
+    Verdict,
+    no_progress,
+)
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure
 from deeplimits.stats import at_least, at_most, decide, describe, mean_interval, note
@@ -50,7 +59,6 @@ LEARNED = 0.5  # "high" exact accuracy in distribution (Vinyals et al.: 94% at N
 FAILS = 0.1  # "fail": exact accuracy at most 10% on longer sequences and on shifted values
 ACCURACY = (0.0, 1.0)
 NETS = ("mlp", "transformer")
-METRICS = ("exact", "per_position", "kendall_tau")
 
 CLAIM = Claim(
     id="sorting-no-generalization",
@@ -62,7 +70,8 @@ CLAIM = Claim(
     budget=("steps",),
     falsified_by=Falsification(why="tested only on sequences like the training ones (length L, values in [0, 1]), "
                                    "the networks sort them, so the claimed failure cannot appear",
-                               profile="quick", seeds=4, overrides={"test_lengths": (5,), "shifted_values": (0.0, 1.0)}),
+                               profile="quick", seeds=4,
+                               overrides={"test_lengths": (5,), "shifted_values": (0.0, 1.0)}),
 )
 
 
@@ -236,7 +245,8 @@ def score(predicted: np.ndarray, values: np.ndarray) -> dict[str, float]:
         output[single, i] = values[single][at[single]]
     expected = np.sort(values, axis=1)
     right = output == expected
-    concordance = np.sign(predicted[:, :, None] - predicted[:, None, :]) * np.sign(truth[:, :, None] - truth[:, None, :])
+    concordance = (np.sign(predicted[:, :, None] - predicted[:, None, :])
+                   * np.sign(truth[:, :, None] - truth[:, None, :]))
     return {"exact": float(right.all(axis=1).mean()), "per_position": float(right.mean()),
             "kendall_tau": float(concordance.sum(axis=(1, 2)).mean() / (length * (length - 1)))}
 
@@ -264,7 +274,7 @@ def evaluate_ranker(config: Config, arm: str, models, seeds: tuple[int, ...]) ->
 class Sorting(Experiment):
     name = NAME
     catalogue = "B2"
-    version = 1
+    version = 2  # 2: evaluated once after training (ArmResults.steps), per-length accuracy in `final` only
     title = "Even learning a sorting algorithm is tremendously difficult"
     family = "generalization"
     claims = (CLAIM,)
@@ -292,13 +302,12 @@ class Sorting(Experiment):
 
     def run(self, config: Config, seeds: tuple[int, ...], progress: Progress = no_progress) -> Results:
         start = time.perf_counter()
-        lengths = np.array(sorted({config.train_length, *config.test_lengths}))
         arms = {}
         for arm in (*NETS, "comparator", "np.sort"):
             log = train_ranker(config, arm, seeds, progress) if arm != "np.sort" else None
             final = evaluate_ranker(config, arm, log.models if log else None, seeds)
-            curves = {metric: np.stack([final[f"{metric}/length-{n}"] for n in lengths], axis=1) for metric in METRICS}
-            arms[arm] = ArmResults(steps=lengths, curves=curves, final=final,
+            # evaluated once, after training (the algorithm: at step 0); per length in `final`
+            arms[arm] = ArmResults(steps=np.array([config.steps if log else 0]), final=final,
                                    diverged=log.diverged if log else np.zeros(len(seeds), bool),
                                    wall_s=log.wall_s if log else 0.0)
         return Results(experiment=NAME, version=self.version, config=to_dict(config), seeds=seeds, arms=arms,
@@ -327,9 +336,11 @@ class Sorting(Experiment):
                  for key, label in ((f"length-{length}", f"at length {length}"), (f"length-{longest}",
                                                                                   f"at length {longest}"),
                                     ("shifted", f"on values in [{low:g}, {high:g}]"))]
-        notes += [note(f"{arm} tau", iv := mean_interval(results.arms[arm].final[f"kendall_tau/length-{longest}"]),
+        final = {arm: results.arms[arm].final for arm in NETS}
+        notes += [note(f"{arm} tau", iv := mean_interval(final[arm][f"kendall_tau/length-{longest}"],
+                                                         bounds=(-1.0, 1.0)),
                        f"{arm} Kendall tau at length {longest} {iv}, per-position accuracy "
-                       f"{mean_interval(results.arms[arm].final[f'per_position/length-{longest}'])}")
+                       f"{mean_interval(final[arm][f'per_position/length-{longest}'], bounds=ACCURACY)}")
                   for arm in NETS]
         rule = (f"reproduced if the 95% intervals of the MLP's and the Transformer's exact-sequence accuracy at length "
                 f"{longest} and on values in [{low:g}, {high:g}] (length {length}) are <= {FAILS}, while on sequences "
@@ -342,8 +353,10 @@ class Sorting(Experiment):
         from deeplimits.report.style import plot_band, plot_interval_bars
 
         arms = (*NETS, "comparator", "np.sort")
+        lengths = sorted({results.config["train_length"], *results.config["test_lengths"]})
         for color, arm in zip(PALETTE, arms):
-            plot_band(ax, results.arms[arm].steps, results.arms[arm].curves["exact"], label=arm, color=color)
+            by_length = np.stack([results.arms[arm].final[f"exact/length-{n}"] for n in lengths], axis=1)  # (S, L)
+            plot_band(ax, np.array(lengths), by_length, label=arm, color=color)
         ax.axvline(results.config["train_length"], color="grey", linewidth=0.8, linestyle=":", label="training length")
         ax.set(xlabel="sequence length (values in [0, 1])", ylabel="exact-sequence accuracy", ylim=(-0.02, 1.02),
                title="Sorting longer sequences (95% bands over seeds)")
