@@ -1,4 +1,4 @@
-"""The digits CNN with Equinox's Conv2d and with our patch convolution (Conv3x3), side by side in one run.
+"""The digits CNN with Equinox's Conv2d and with our patch convolution (engine.conv.PatchConv), side by side in one run.
 
     python benchmarks/conv_paths.py [--steps 500] [--seeds 4]
 
@@ -60,12 +60,12 @@ def main() -> None:
 
     use_every_core()
     rows = {}
-    for name, model in (("eqx.nn.Conv2d", lambda key: Conv2dCNN(key=key)), ("Conv3x3 (patches)",
+    for name, model in (("eqx.nn.Conv2d", lambda key: Conv2dCNN(key=key)), ("PatchConv (patches)",
                                                                              lambda key: DigitsCNN(key=key))):
         rows[name] = (timed(model, args.steps, args.seeds), timed(model, args.steps, args.seeds))
         print(f"{name:20s} first run {rows[name][0]:7.1f} s   again {rows[name][1]:7.1f} s", flush=True)
     (a, a2), (b, b2) = rows.values()
-    print(f"ratio Conv2d / Conv3x3: first run {a / b:.1f}x, again {a2 / b2:.1f}x "
+    print(f"ratio Conv2d / PatchConv: first run {a / b:.1f}x, again {a2 / b2:.1f}x "
           f"({args.seeds} seeds x {args.steps} steps of 64 images)")
 
 

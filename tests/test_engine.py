@@ -226,3 +226,16 @@ def test_bad_step_counts_are_rejected():
         _run((0,), steps=0, eval_every=1)
     with pytest.raises(ValueError, match="seeds_by='rows': expected 'auto', 'vmap' or 'map'"):
         _run((0,), steps=1, eval_every=1, seeds_by="rows")
+
+
+def test_the_authors_truncated_normal_keeps_each_experiments_former_draws_bit_for_bit():
+    """Portfolio and flat-activations drew `truncated_normal(-2, 2) / sqrt(fan_in)` in place; the shared helper
+    is that expression, so their weights (and stored runs) are unchanged."""
+    from deeplimits.engine import authors_truncated_normal
+
+    key = jax.random.key(11)
+    for shape, fan_in in (((1000, 1000), 1000), ((50, 7), 7)):
+        expected = jax.random.truncated_normal(key, -2.0, 2.0, shape) / np.sqrt(fan_in)
+        assert np.array_equal(authors_truncated_normal(key, shape, fan_in=fan_in), expected)
+    drawn = np.asarray(authors_truncated_normal(key, (20_000,), fan_in=4))
+    assert np.abs(drawn).max() <= 2 / np.sqrt(4) and np.std(drawn) == pytest.approx(0.8796 / 2, rel=0.03)

@@ -17,7 +17,8 @@ from deeplimits.diagnostics import (
     softmax,
 )
 from deeplimits.engine.attacks import fgsm, linear_worst_case, pgd, random_signs_noise
-from deeplimits.engine.classify import Conv3x3, DigitsCNN, digits_mlp
+from deeplimits.engine.classify import DigitsCNN, digits_mlp
+from deeplimits.engine.conv import PatchConv, from_conv2d, max_pool_2x2
 
 
 def test_digits_are_split_once_stratified_and_scaled():
@@ -35,17 +36,20 @@ def test_digits_are_split_once_stratified_and_scaled():
     assert len(digits.x_train) + len(digits.x_val) + len(digits.x_test) == len(sklearn_digits().images)
 
 
-def test_patch_convolution_equals_equinox_conv2d():
-    """The fast path (3x3 patches times one matrix) computes what eqx.nn.Conv2d computes."""
-    key = jax.random.key(0)
-    reference = eqx.nn.Conv2d(4, 5, 3, padding=1, key=key)
-    fast = Conv3x3(4, 5, key=key)
-    # Conv2d weight (out, in, 3, 3) -> patch order (i, j, in): row (3 i + j) * in + c
-    weight = jnp.transpose(reference.weight, (2, 3, 1, 0)).reshape(9 * 4, 5)
-    fast = eqx.tree_at(lambda m: (m.weight, m.bias), fast, (weight, reference.bias.ravel()))
-    h = jax.random.normal(jax.random.key(1), (8, 8, 4))
-    np.testing.assert_allclose(fast(h), jnp.transpose(reference(jnp.transpose(h, (2, 0, 1))), (1, 2, 0)),
-                               rtol=1e-5, atol=1e-5)
+@pytest.mark.parametrize("size, shape", [(3, (8, 8, 4)), (5, (14, 14, 3)), (5, (7, 7, 2))])
+def test_patch_convolution_and_pooling_equal_equinox(size, shape):
+    """The fast path (k x k patches times one matrix) computes what eqx.nn.Conv2d and MaxPool2d compute,
+    odd image sizes included (pooling drops the last row and column, as MaxPool2d does)."""
+    channels = shape[-1]
+    reference = eqx.nn.Conv2d(channels, 5, size, padding="SAME", key=jax.random.key(0))
+    fast = from_conv2d(reference.weight, reference.bias)
+    h = jax.random.normal(jax.random.key(1), shape)
+    expected = reference(jnp.transpose(h, (2, 0, 1)))  # (C, H, W)
+    np.testing.assert_allclose(fast(h), jnp.transpose(expected, (1, 2, 0)), rtol=1e-5, atol=1e-5)
+    pooled = eqx.nn.MaxPool2d(2, 2)(expected)
+    np.testing.assert_array_equal(max_pool_2x2(jnp.transpose(expected, (1, 2, 0))), jnp.transpose(pooled, (1, 2, 0)))
+    with pytest.raises(ValueError, match="odd kernel size"):
+        PatchConv(2, 2, 4, key=jax.random.key(0))
 
 
 def test_networks_map_an_image_to_ten_logits():

@@ -122,3 +122,22 @@ def test_fast_last_layer_gradients_equal_autodiff_of_the_whole_loss(decompositio
     features = jax.vmap(jax.vmap(net.scorer.features))(images)
     np.testing.assert_allclose(last_layer_gradients(net, features, labels, label, decomposition), expected,
                                rtol=1e-5, atol=1e-6)
+
+
+def test_the_patch_convolutions_compute_the_authors_conv2d_network():
+    """The scorer over patches equals the same weights in eqx.nn.Conv2d and MaxPool2d on (C, H, W) images,
+    flattened channel by channel as the authors' network is (odd sizes after pooling included)."""
+    import equinox as eqx
+
+    from deeplimits.builtin.gradient_failures.tuple_lines import ImageScorer
+
+    scorer = ImageScorer(key=jax.random.key(3), size=14, channels=4, widths=(8,))
+    image = jax.random.uniform(jax.random.key(4), (14, 14))
+    h = image[None]
+    for conv in scorer.convs:
+        channels = conv.weight.shape[1]
+        reference = eqx.nn.Conv2d(conv.weight.shape[0] // 25, channels, 5, padding="SAME", key=jax.random.key(0))
+        weight = conv.weight.reshape(5, 5, -1, channels).transpose(3, 2, 0, 1)  # back to (out, in, 5, 5)
+        reference = eqx.tree_at(lambda m: (m.weight, m.bias), reference, (weight, conv.bias[:, None, None]))
+        h = eqx.nn.MaxPool2d(2, 2)(reference(h))
+    np.testing.assert_allclose(scorer.features(image), jax.nn.relu(scorer.dense[0](h.ravel())), rtol=1e-5, atol=1e-6)

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from deeplimits.engine.conv import PatchConv, max_pool_2x2
 from deeplimits.engine.train import TrainLog, train
 from deeplimits.experiment import Progress, no_progress
 
@@ -26,51 +27,23 @@ Transform = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 Perturb = Callable[[eqx.Module, jax.Array, jax.Array, jax.Array], jax.Array]  # model, x, y, key -> x
 
 
-def _patches(h: jax.Array) -> jax.Array:
-    """The 3x3 neighbourhood of every pixel (zero padding): ``(H, W, C) -> (H, W, 9 C)``."""
-    height, width = h.shape[:2]
-    padded = jnp.pad(h, ((1, 1), (1, 1), (0, 0)))
-    return jnp.concatenate([padded[i:i + height, j:j + width] for i in range(3) for j in range(3)], axis=-1)
-
-
-class Conv3x3(eqx.Module):
-    """A 3x3 convolution with same padding, computed as one matrix product over patches.
-
-    XLA's CPU convolution is slow on 8x8 images (its gradient more so): the digits CNN
-    trained 13x slower with ``eqx.nn.Conv2d`` (``benchmarks/conv_paths.py``); the tests
-    check that both compute the same.
-    """
-
-    weight: jax.Array  # (9 C_in, C_out)
-    bias: jax.Array  # (C_out,)
-
-    def __init__(self, in_channels: int, out_channels: int, *, key: jax.Array):
-        bound = 1.0 / np.sqrt(9 * in_channels)  # PyTorch's and Equinox's default initialisation
-        k_w, k_b = jax.random.split(key)
-        self.weight = jax.random.uniform(k_w, (9 * in_channels, out_channels), minval=-bound, maxval=bound)
-        self.bias = jax.random.uniform(k_b, (out_channels,), minval=-bound, maxval=bound)
-
-    def __call__(self, h: jax.Array) -> jax.Array:  # (H, W, C_in) -> (H, W, C_out)
-        return _patches(h) @ self.weight + self.bias
-
-
 class DigitsCNN(eqx.Module):
     """Two 3x3 convolutions (ReLU), 2x2 max-pooling, one linear layer: ``(8, 8) -> (10,)`` logits."""
 
-    conv1: Conv3x3
-    conv2: Conv3x3
+    conv1: PatchConv
+    conv2: PatchConv
     head: eqx.nn.Linear
 
     def __init__(self, *, key: jax.Array, channels: tuple[int, int] = (16, 32), n_classes: int = 10):
         k1, k2, k3 = jax.random.split(key, 3)
-        self.conv1 = Conv3x3(1, channels[0], key=k1)
-        self.conv2 = Conv3x3(channels[0], channels[1], key=k2)
+        self.conv1 = PatchConv(1, channels[0], 3, key=k1)
+        self.conv2 = PatchConv(channels[0], channels[1], 3, key=k2)
         self.head = eqx.nn.Linear(channels[1] * 16, n_classes, key=k3)
 
     def __call__(self, image: jax.Array) -> jax.Array:
         h = jax.nn.relu(self.conv1(image[..., None]))  # (8, 8, C1)
         h = jax.nn.relu(self.conv2(h))  # (8, 8, C2)
-        h = h.reshape(4, 2, 4, 2, h.shape[-1]).max(axis=(1, 3))  # (4, 4, C2): 2x2 max-pooling
+        h = max_pool_2x2(h)  # (4, 4, C2)
         return self.head(h.ravel())
 
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax
+import numpy as np
 
 
 def one_hidden_layer_relu(*, key: jax.Array, in_size: int, width: int) -> eqx.nn.MLP:
     """SSS17's network for §2: one fully connected ReLU layer, one linear output unit."""
     return eqx.nn.MLP(in_size, "scalar", width, depth=1, activation=jax.nn.relu, key=key)
+
+
+def authors_truncated_normal(key: jax.Array, shape: tuple[int, ...], *, fan_in: int) -> jax.Array:
+    """The SSS17 authors' weights (TensorFlow's ``truncated_normal`` with std 1/sqrt(fan_in)): a standard
+    normal redrawn beyond 2, divided by sqrt(fan_in). Portfolio, tuple-lines and flat-activations draw
+    their weights with it; the division (not a product with 1/sqrt) keeps their stored numbers' bits."""
+    return jax.random.truncated_normal(key, -2.0, 2.0, shape) / np.sqrt(fan_in)
 
 
 def flat_grad_size(model: eqx.Module) -> int:

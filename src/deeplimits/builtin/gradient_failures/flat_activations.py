@@ -87,7 +87,7 @@ import numpy as np
 import optax
 
 from deeplimits.config import ConfigError, param, to_dict
-from deeplimits.engine import derive_key, derive_keys, runtime_learning_rate, train
+from deeplimits.engine import authors_truncated_normal, derive_key, derive_keys, runtime_learning_rate, train
 from deeplimits.experiment import (
     Arm,
     ArmResults,
@@ -286,7 +286,7 @@ def authors_mlp(key: jax.Array, d: int, out: int, width: int, depth: int) -> eqx
     mlp = eqx.nn.MLP(d, out, width, depth, key=key)
     keys = jax.random.split(key, len(mlp.layers))
     def authors(layer: eqx.nn.Linear, key: jax.Array) -> eqx.nn.Linear:
-        weight = jax.random.truncated_normal(key, -2.0, 2.0, layer.weight.shape) / np.sqrt(layer.in_features)
+        weight = authors_truncated_normal(key, layer.weight.shape, fan_in=layer.in_features)
         return eqx.tree_at(lambda m: (m.weight, m.bias), layer, (weight, jnp.zeros_like(layer.bias)))
 
     layers = tuple(authors(layer, k) for layer, k in zip(mlp.layers, keys))

@@ -72,7 +72,14 @@ import numpy as np
 import optax
 
 from deeplimits.config import ConfigError, param, to_dict
-from deeplimits.engine import derive_key, derive_keys, random_signs, runtime_learning_rate, train
+from deeplimits.engine import (
+    authors_truncated_normal,
+    derive_key,
+    derive_keys,
+    random_signs,
+    runtime_learning_rate,
+    train,
+)
 from deeplimits.experiment import (
     Arm,
     ArmResults,
@@ -217,7 +224,7 @@ class Allocation(eqx.Module):
     bias: jax.Array | None  # (k,) or None
 
     def __init__(self, *, key: jax.Array, n_inputs: int, stocks: int, bias: bool = True) -> None:
-        self.weight = jax.random.truncated_normal(key, -2.0, 2.0, (stocks, n_inputs)) / np.sqrt(n_inputs)
+        self.weight = authors_truncated_normal(key, (stocks, n_inputs), fan_in=n_inputs)
         self.bias = jnp.zeros(stocks) if bias else None
 
     def logits(self, x: jax.Array) -> jax.Array:
