@@ -4,8 +4,8 @@ from collections import defaultdict
 
 import pytest
 
-from deeplimits.api import release_compiled_programs
 from deeplimits.engine import enable_persistent_cache
+from deeplimits.runs import release_compiled_programs
 
 _CACHE: list[str] = []
 

@@ -83,14 +83,14 @@ def test_a_killed_process_leaves_the_store_consistent(results_home):
 def test_runs_release_their_compiled_programs_before_the_process_runs_out_of_maps(results_home, monkeypatch):
     """XLA maps memory for every compiled program; a session of runs that kept them all would pass
     the kernel's limit of 65,530 maps per process and crash in the compiler."""
-    from deeplimits import api
+    from deeplimits.runs import computing
 
     def maps() -> int:
         with open("/proc/self/maps") as f:
             return sum(1 for _ in f)
 
-    assert api.MAX_MEMORY_MAPS * 3 <= 65_530
-    monkeypatch.setattr(api, "MAX_MEMORY_MAPS", maps() + 500)  # as if the process were near the limit
+    assert computing.MAX_MEMORY_MAPS * 3 <= 65_530
+    monkeypatch.setattr(computing, "MAX_MEMORY_MAPS", maps() + 500)  # as if the process were near the limit
     before = maps()
     for steps in (200, 300):  # each a new run, each compiling its programs anew
         deeplimits.run("parity", **SMOKE, steps=steps)
@@ -119,9 +119,9 @@ def test_python_api_refuses_bad_types_with_one_clear_error(results_home, experim
 def test_numpy_integers_and_equal_values_give_the_same_run():
     import numpy as np
 
-    from deeplimits.api import plan_run
     from deeplimits.builtin.gradient_failures.parity import Config
     from deeplimits.config import parse_assignments
+    from deeplimits.runs import plan_run
 
     key = plan_run("parity", "smoke", 2, {"steps": 300, "learning_rate": 0.0})[3]
     assert plan_run("parity", "smoke", np.int64(2), {"steps": np.int64(300), "learning_rate": -0.0})[3] == key

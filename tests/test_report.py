@@ -165,7 +165,7 @@ def test_report_renders_in_headless_chromium_without_errors(results_home, tmp_pa
 
 
 def test_each_claim_shows_its_falsifying_setting_and_what_it_gave(results_home):
-    from deeplimits.api import falsification_key
+    from deeplimits.runs import falsification_key
 
     record = deeplimits.run("parity", **PARITY_SMOKE)
     html = build_report(results_home)

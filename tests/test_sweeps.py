@@ -37,7 +37,7 @@ def test_the_grid_is_parsed_to_field_types_and_is_the_product_of_its_axes():
     assert [s for s, *_ in plan.points][2] == {"learning_rate": 0.1, "dims": [10], "steps": 100}
     # each point is the very run `deeplimits run` gives with those settings
     settings, _, key = plan.points[0]
-    assert key == deeplimits.api.plan_run("parity", "smoke", 2, {"learning_rate": 0.1, "dims": (5,), "steps": 100})[3]
+    assert key == deeplimits.runs.plan_run("parity", "smoke", 2, {"learning_rate": 0.1, "dims": (5,), "steps": 100})[3]
     assert plan.id == plan_sweep("parity", grid, profile="smoke", seeds=2).id
     assert plan.id != plan_sweep("parity", grid, profile="smoke", seeds=3).id
 
@@ -110,7 +110,7 @@ def test_a_local_sweep_stores_every_point_draws_the_flips_and_resumes(results_ho
 def test_where_a_verdict_flips_is_found_between_neighbours():
     from types import SimpleNamespace
 
-    from deeplimits.sweeps import flips
+    from deeplimits.stats.flips import flips
 
     def point(lr, steps, status):
         verdict = SimpleNamespace(claim_id="c", status=status)

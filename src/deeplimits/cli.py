@@ -23,6 +23,7 @@ from deeplimits import api, registry
 from deeplimits.config import ConfigError, describe_range, describe_type, field_types, fields, parse_assignments
 from deeplimits.experiment import PROFILES
 from deeplimits.registry import UnknownExperimentError
+from deeplimits.runs import resolve_seeds, results_dir
 from deeplimits.store import Store, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -103,7 +104,7 @@ def run(
                          f"  figure: {figure or 'none'}")
     console.print(table)
     console.print("\n".join(notes), highlight=False, soft_wrap=True)
-    console.print(f"report (refreshed): {(api.results_dir(out) / 'report.html').resolve()}", highlight=False,
+    console.print(f"report (refreshed): {(results_dir(out) / 'report.html').resolve()}", highlight=False,
                   soft_wrap=True)
 
 
@@ -129,7 +130,7 @@ def falsify(
         unknown = [c for c in claims if c not in known]
         if unknown:
             raise ConfigError(f"no claim {unknown[0]!r} in {', '.join(names)}; claims: {', '.join(sorted(known))}")
-        Store(api.results_dir(out)).check()
+        Store(results_dir(out)).check()
     except BAD_INPUT as exc:
         raise _fail(str(exc)) from None
     lines, missed = [], 0
@@ -178,9 +179,9 @@ def _plan(names: list[str], profile: str, seeds: Optional[int], assignments: lis
             exp = registry.get(name)
             overrides = parse_assignments(exp.Config, assignments)
             exp.config_for(profile, **overrides)
-            api.resolve_seeds(seeds, exp.default_seeds[profile])
+            resolve_seeds(seeds, exp.default_seeds[profile])
             plans.append((exp.name, overrides))
-        Store(api.results_dir(out)).check()
+        Store(results_dir(out)).check()
     except BAD_INPUT as exc:
         raise _fail(str(exc)) from None
     if seeds == 1:
@@ -304,7 +305,7 @@ def sweep(
             raise ConfigError(f"--cpus-per-task {cpus_per_task}: expected an integer >= 1")
         if backend == "ray":
             sweeps.require_ray()
-        store = Store(api.results_dir(out))
+        store = Store(results_dir(out))
         store.check()
     except BAD_INPUT as exc:
         raise _fail(str(exc)) from None
@@ -338,7 +339,7 @@ def sweep(
     console.print("where verdicts flip:\n  " + "\n  ".join(record.flips), highlight=False, soft_wrap=True)
     console.print(f"{record.computed} point(s) computed, {len(record.points) - record.computed} served from the "
                   f"store, in {record.wall_s:.1f} s\nfigure: {record.figure.get('png')}\n"
-                  f"report (refreshed): {(api.results_dir(out) / 'report.html').resolve()}", highlight=False,
+                  f"report (refreshed): {(results_dir(out) / 'report.html').resolve()}", highlight=False,
                   soft_wrap=True)
 
 
@@ -348,8 +349,8 @@ def list_experiments(out: Optional[Path] = OutOption) -> None:
     from deeplimits.report.html import chosen_run, own_runs
 
     try:
-        store = Store(api.results_dir(out, write=False))
-        runs = own_runs(store.runs(), store.sweeps())
+        store = Store(results_dir(out, write=False))
+        own = own_runs(store.runs(), store.sweeps())
     except StoreError as exc:
         raise _fail(str(exc)) from None
     table = Table()
@@ -357,7 +358,7 @@ def list_experiments(out: Optional[Path] = OutOption) -> None:
         table.add_column(column, overflow="fold")
     starred = False
     for exp in registry.all_experiments():
-        shown = chosen_run(exp.name, runs[exp.name])[0] if exp.name in runs else None
+        shown = chosen_run(exp.name, own[exp.name])[0] if exp.name in own else None
         verdicts = {v.claim_id: v for v in shown.verdicts} if shown else {}
         starred |= any(v.budget for v in verdicts.values())
         table.add_row(exp.name, "\n".join(c.id for c in exp.claims),
@@ -413,7 +414,7 @@ def show(experiment: str = typer.Argument(..., help="experiment name")) -> None:
 def runs(out: Optional[Path] = OutOption) -> None:
     """Stored runs: experiment, run key, seeds, when, how long, verdicts."""
     try:
-        stored = Store(api.results_dir(out, write=False)).runs()
+        stored = Store(results_dir(out, write=False)).runs()
     except StoreError as exc:
         raise _fail(str(exc)) from None
     if not stored:
@@ -439,7 +440,7 @@ def report(
     from deeplimits.report.html import write_report
 
     try:
-        directory = api.results_dir(out)
+        directory = results_dir(out)
         Store(directory).check()
         path = write_report(directory)
     except StoreError as exc:

@@ -25,6 +25,7 @@ Status = Literal["reproduced", "not_reproduced", "inconclusive"]
 ROLES: tuple[str, ...] = ("failing", "remedy", "control", "sweep")
 STATUSES: tuple[str, ...] = ("reproduced", "not_reproduced", "inconclusive")
 PROFILES: tuple[str, ...] = ("smoke", "quick", "paper")
+FALSIFY = "falsify"  # the profile label of a stored falsifying run (the report shows it beside its claim)
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deeplimits import api, registry
+from deeplimits import registry, runs
 from deeplimits.config import ConfigError, check_key, field_types, parse_value, to_dict
 from deeplimits.engine.devices import ENV_CACHE
 from deeplimits.experiment import Progress, no_progress
+from deeplimits.stats.flips import flips, value_text
 from deeplimits.store import Store, StoredRun
 from deeplimits.store.files import write_atomically
 
@@ -122,19 +123,19 @@ def plan_sweep(experiment: Any, grid: Any, *, profile: str = "quick", seeds: Any
         if not values:
             raise ConfigError(f"grid axis {key} has no values")
         if len(values) == 1:
-            raise ConfigError(f"grid axis {key} has one value ({_value_text(values[0])}): a sweep varies each axis "
-                              f"over at least two values; for a fixed setting use --set {key}={_value_text(values[0])}")
+            raise ConfigError(f"grid axis {key} has one value ({value_text(values[0])}): a sweep varies each axis "
+                              f"over at least two values; for a fixed setting use --set {key}={value_text(values[0])}")
         axes[key] = values
     count = 1
     for values in axes.values():
         count *= len(values)
     if count > MAX_POINTS:
         raise ConfigError(f"the grid has {count} points; at most {MAX_POINTS} per sweep")
-    chosen = api.resolve_seeds(seeds, exp.default_seeds[profile])
+    chosen = runs.resolve_seeds(seeds, exp.default_seeds[profile])
     points, normal_axes = [], {k: [] for k in axes}
     for combination in itertools.product(*axes.values()):
         settings = dict(zip(axes, combination))
-        _, config, _, key = api.plan_run(exp.name, profile, chosen, {**overrides, **settings})
+        _, config, _, key = runs.plan_run(exp.name, profile, chosen, {**overrides, **settings})
         normal = to_dict(config)
         points.append(({k: normal[k] for k in axes}, config, key))
         for k in axes:
@@ -166,12 +167,12 @@ def sweep(experiment: str, grid: dict[str, Sequence[Any]], *, profile: str = "qu
         raise ConfigError(f"backend={backend!r}: accepted: {', '.join(BACKENDS)}")
     if address is not None and backend != "ray":
         raise ConfigError("an address is for the ray backend (--backend ray)")
-    if not api.is_integer(cpus_per_task) or cpus_per_task < 1:
+    if not runs.is_integer(cpus_per_task) or cpus_per_task < 1:
         raise ConfigError(f"cpus_per_task={cpus_per_task!r}: expected an integer >= 1")
     plan = plan_sweep(experiment, grid, profile=profile, seeds=seeds, overrides=overrides)
     if backend == "ray":
         require_ray()
-    out_dir = api.results_dir(out)
+    out_dir = runs.results_dir(out)
     store = Store(out_dir)
     store.check()
     created = _now()
@@ -183,7 +184,7 @@ def sweep(experiment: str, grid: dict[str, Sequence[Any]], *, profile: str = "qu
     config_of = {k: c for _, c, k in plan.points}
     computed: set[str] = set()
     total, done = len(plan.points), 0
-    leases = api.Leases(store)
+    leases = runs.Leases(store)
     try:
         waiting = [k for _, _, k in plan.points]
         progress("grid points", 0, total)
@@ -198,7 +199,7 @@ def sweep(experiment: str, grid: dict[str, Sequence[Any]], *, profile: str = "qu
                     (mine if state == "mine" else busy).append(key)
             tasks = [(key, {**overrides, **settings_of[key]}) for key in mine]
             for key, result in _execute(plan, tasks, backend, address, cpus_per_task):
-                api.store_computed(store, out_dir, experiment=plan.experiment, key=key, profile=profile,
+                runs.store_computed(store, out_dir, experiment=plan.experiment, key=key, profile=profile,
                                    config=config_of[key], seeds=plan.seeds, computed=result)
                 leases.forget(key)
                 computed.add(key)
@@ -206,7 +207,7 @@ def sweep(experiment: str, grid: dict[str, Sequence[Any]], *, profile: str = "qu
                 progress("grid points", done, total)
             waiting = busy
             if waiting:  # computed by another process: wait for it (or for its lease to be abandoned)
-                time.sleep(api.Leases.POLL_S)
+                time.sleep(runs.Leases.POLL_S)
     finally:
         leases.close()
 
@@ -235,20 +236,20 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-# Backends: each yields (run key, api.Computed) as points finish, in any order.
+# Backends: each yields (run key, runs.Computed) as points finish, in any order.
 
 def compute_sweep_point(experiment: str, profile: str, seeds: tuple[int, ...],
-                        overrides: dict[str, Any]) -> api.Computed:
+                        overrides: dict[str, Any]) -> runs.Computed:
     """One grid point, computed wherever it runs (this process or a Ray worker); stores nothing."""
     if os.environ.get(ENV_CACHE):  # a Ray worker: share compiled programs with the driver's cache
         from deeplimits.engine import enable_persistent_cache
 
         enable_persistent_cache()
-    return api.compute(experiment, profile=profile, seeds=seeds, overrides=overrides)
+    return runs.compute(experiment, profile=profile, seeds=seeds, overrides=overrides)
 
 
 def _execute(plan: SweepPlan, tasks: list[tuple[str, dict[str, Any]]], backend: str, address: str | None,
-             cpus_per_task: int) -> Iterator[tuple[str, api.Computed]]:
+             cpus_per_task: int) -> Iterator[tuple[str, runs.Computed]]:
     if not tasks:
         return
     if backend == "local":
@@ -283,7 +284,7 @@ def init_ray(address: str | None = None, **settings: Any) -> None:
 
 
 def _execute_on_ray(plan: SweepPlan, tasks: list[tuple[str, dict[str, Any]]], address: str | None,
-                    cpus_per_task: int) -> Iterator[tuple[str, api.Computed]]:
+                    cpus_per_task: int) -> Iterator[tuple[str, runs.Computed]]:
     import ray
 
     started_here = not ray.is_initialized()
@@ -310,51 +311,13 @@ def _execute_on_ray(plan: SweepPlan, tasks: list[tuple[str, dict[str, Any]]], ad
             ray.shutdown()
 
 
-# Where verdicts flip along each axis (statistics; the drawing is in report/sweeps.py).
-
-def flips(axes: dict[str, list[Any]], points: Sequence[Any]) -> list[str]:
-    """For each claim and axis: where the verdict changes between neighbouring values, the other axes fixed."""
-    by_settings = {json.dumps(p.settings, sort_keys=True): p for p in points if p.run is not None}
-    claims = list(dict.fromkeys(v.claim_id for p in by_settings.values() for v in p.run.verdicts))
-    lines = []
-    for claim in claims:
-        for axis, values in axes.items():
-            others = {k: v for k, v in axes.items() if k != axis}
-            changes, statuses = [], set()
-            for rest in itertools.product(*others.values()):
-                fixed = dict(zip(others, rest))
-                row = []
-                for value in values:
-                    p = by_settings.get(json.dumps({**fixed, axis: value}, sort_keys=True))
-                    v = next((v for v in p.run.verdicts if v.claim_id == claim), None) if p else None
-                    row.append((value, v.status if v else None))
-                statuses.update(s for _, s in row if s)
-                where = f" (at {_settings_text(fixed)})" if fixed else ""
-                for (a, sa), (b, sb) in itertools.pairwise(row):
-                    if sa and sb and sa != sb:
-                        changes.append(f"{sa} at {axis}={_value_text(a)} -> {sb} at {axis}={_value_text(b)}{where}")
-            if changes:
-                lines += [f"{claim}: {c}" for c in changes]
-            elif statuses:
-                lines.append(f"{claim}: no flip along {axis} ({' / '.join(sorted(statuses))} throughout)")
-    return lines
-
-
-def _value_text(value: Any) -> str:
-    return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
-
-
-def _settings_text(settings: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={_value_text(v)}" for k, v in settings.items())
-
-
 def sweep_figure_files(store: Store, out_dir: Path, plan: SweepPlan, points: list[SweepPoint],
                        created: str) -> dict[str, Path]:
     """Draw the sweep, keep the PNG in the store (for the report) and export PNG and SVG files."""
     from deeplimits.report.sweeps import sweep_figure
 
     exp = registry.get(plan.experiment)
-    rendered = api._render(sweep_figure(exp, plan.axes, points))
+    rendered = runs.render_figure(sweep_figure(exp, plan.axes, points))
     store.save_sweep(sweep_id=plan.id, experiment=plan.experiment, profile=plan.profile, axes=plan.axes,
                      fixed=plan.fixed, seeds=plan.seeds,
                      points=[{"settings": p.settings, "key": p.key} for p in points], created=created,

@@ -24,9 +24,10 @@ from typing import Any
 from jinja2 import Environment
 
 from deeplimits import registry
-from deeplimits.api import FALSIFY, falsification_key
-from deeplimits.experiment import Claim, Verdict
+from deeplimits.experiment import FALSIFY, Claim, Verdict
 from deeplimits.report.catalogue import CATALOGUE, NOT_TURNED_INTO_EXPERIMENTS, SOURCES
+from deeplimits.runs.plan import falsification_key
+from deeplimits.stats.flips import GridPoint, flips
 from deeplimits.stats.rules import LEADS
 from deeplimits.store import Store
 from deeplimits.store.files import write_atomically
@@ -198,12 +199,9 @@ class SweepView:
 
 
 def _sweep_views(stored: list[dict[str, Any]], runs: dict[str, StoredRun]) -> list[SweepView]:
-    from deeplimits.sweeps import SweepPoint, flips
-
     views = []
     for sw in stored:
-        points = [SweepPoint(settings=p["settings"], key=p["key"], run=runs.get(p["key"]), computed=False)
-                  for p in sw["points"]]
+        points = [GridPoint(settings=p["settings"], run=runs.get(p["key"])) for p in sw["points"]]
         claims = list(dict.fromkeys(v.claim_id for p in points if p.run for v in p.run.verdicts))
         rows = []
         for p in points:
