@@ -47,12 +47,13 @@ def _fmt(value: float) -> str:
 
 
 def _value(value: Any) -> str:
-    """A setting for display: lists comma-separated, floats to 6 significant digits (0.00520833, not
-    0.005208333333333333)."""
+    """A setting for display: lists comma-separated, floats to 6 significant digits, marked ≈ where that is
+    not the exact value (≈0.00520833 for 0.005208333333333333)."""
     if isinstance(value, (tuple, list)):
         return ",".join(_value(v) for v in value)
     if isinstance(value, float):
-        return f"{value:.6g}"
+        short = f"{value:.6g}"
+        return short if float(short) == value else f"≈{short}"  # marked: this text is not the exact setting
     return "none" if value is None else str(value)
 
 
@@ -364,7 +365,8 @@ def list_experiments(out: Optional[Path] = OutOption) -> None:
         table.add_row(exp.name, "\n".join(c.id for c in exp.claims),
                       "\n".join(c.source for c in exp.claims),
                       "\n".join(_verdict(verdicts[c.id]) if c.id in verdicts else "-" for c in exp.claims),
-                      shown.profile if shown else "-")
+                      (shown.profile + ("" if shown.version == exp.version else
+                                        f" (version {shown.version}; current {exp.version})")) if shown else "-")
     console.print(table)
     console.print("verdicts of each experiment's most thorough stored run (paper, then quick, then smoke), "
                   "as in the report" + ("; * measured below the source's budget (deeplimits show NAME)"

@@ -24,7 +24,7 @@ INFO = "info"  # a note: measured and shown, never judged
 CONTROL_FAILED = "control did not succeed, so the setup proves nothing: "
 DIVERGED = "seeds that diverged could change the outcome: "
 STRADDLES = "interval straddles a threshold: "
-TOO_FEW_SEEDS = "fewer than 2 seeds, so there is no interval over seeds to judge (run 2 or more): "
+TOO_FEW_SEEDS = "run has one seed, so there is no interval over seeds to judge (run 2 or more): "
 NOT_THE_MAIN = "decided by a check other than the measure shown (which did not fail): "
 LEADS = (CONTROL_FAILED, DIVERGED, STRADDLES, TOO_FEW_SEEDS, NOT_THE_MAIN)
 
@@ -91,8 +91,8 @@ def decide(*, claim_id: str, quantity: str, rule: str, main: Check,
         raise ValueError(f"{claim_id}: notes are made with note(), not judged")
     failed_controls = [c for c in controls if c.outcome != PASS]
     # undecided only because one seed gives no interval: say so, rather than blame the controls
-    too_few = [c for c in judged if c.outcome == UNSURE and c.interval.seeds < 2]
-    if too_few and not any(c.outcome == FAIL for c in controls):
+    too_few = [c for c in judged if c.outcome == UNSURE and c.interval.seeds == 1]
+    if too_few and not any(c.outcome == FAIL for c in judged):
         status = "inconclusive"
         why = TOO_FEW_SEEDS + "; ".join(c.text for c in too_few)
     elif failed_controls:

@@ -179,6 +179,7 @@ class Store:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self.path = self.directory / self.FILENAME
+        self._writable: bool | None = None  # probed once per Store (a probe creates and removes a folder)
 
     def check(self) -> None:
         """Raise :class:`StoreError` unless runs can be read from and written to this directory."""
@@ -188,15 +189,17 @@ class Store:
 
     def _connect(self, *, write: bool = True) -> sqlite3.Connection:
         """A checked connection; ``write=False`` reads a store in a directory this user cannot write to."""
-        check_results_dir(self.directory, write=write)
+        check_results_dir(self.directory, write=write and not self._writable)
+        if write:
+            self._writable = True
         if self.path.is_dir() or (self.path.exists() and not _looks_like_sqlite(self.path)):
             raise StoreError(f"{self.path} is not a deeplimits store (not an SQLite database); move it away or "
                              f"choose another results directory (--out)")
-        # Where nobody can write, the file cannot change under us, and SQLite need not make its
-        # WAL index beside it (which it could not): open it as immutable.
-        read_only = not write and not _can_create_in(self.directory)
+        if self._writable is None:
+            self._writable = _can_create_in(self.directory)
+        read_only = not write and not self._writable
         if read_only:
-            connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, timeout=30)
+            connection = self._connect_read_only()
         else:
             self.directory.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, timeout=30)
@@ -223,6 +226,23 @@ class Store:
             connection.close()
             raise
         return connection
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Read where this process cannot write. SQLite reads a WAL store read-only while its ``-wal`` and
+        ``-shm`` files exist; where they do not (every writer closed), nothing is pending and the file is
+        read as immutable (SQLite cannot make its WAL index in a folder it cannot write to)."""
+        uri = self.path.resolve().as_uri()
+        try:
+            connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30)
+            connection.execute("PRAGMA user_version").fetchone()
+            return connection
+        except sqlite3.OperationalError:
+            pass
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StoreError(f"{self.path} has writes not yet merged into it (its -wal file) and its directory is "
+                             f"not writable, so they cannot be read; read it where it can be written")
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30)
 
     def _tables(self, connection: sqlite3.Connection) -> dict[str, tuple[str, ...]]:
         names = [r[0] for r in connection.execute(
@@ -368,8 +388,8 @@ class Store:
 
     def _rows(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         check_results_dir(self.directory, write=False)
-        if not self.path.exists():
-            return []
+        if not self.path.exists() or (self.path.is_file() and self.path.stat().st_size == 0):
+            return []  # no store yet, or a new one no run was written to
         connection = self._connect(write=False)
         connection.row_factory = sqlite3.Row
         try:

@@ -250,7 +250,7 @@ class ImageScorer(eqx.Module):
         h = image[..., None]  # (H, W, 1)
         for conv in self.convs:
             h = max_pool_2x2(conv(h))
-        h = jnp.transpose(h, (2, 0, 1)).ravel()  # flattened channel by channel, as the authors' (C, H, W)
+        h = jnp.transpose(h, (2, 0, 1)).ravel()  # channel by channel, as version 3 (Equinox's C, H, W)
         for layer in self.dense:
             h = jax.nn.relu(layer(h))
         return h
