@@ -54,6 +54,7 @@ def test_falsify_runs_the_setting_and_says_whether_it_flipped(results_home):
 
 @pytest.mark.parametrize("args, message", [
     (["run", "parit"], "did you mean 'parity'"),
+    (["run", "all", "parit"], "did you mean 'parity'"),
     (["run", "parity", "--set", "stepz=3"], "did you mean 'steps'"),
     (["run", "parity", "--set", "steps=ten"], "expected int"),
     (["run", "parity", "--set", "dims=0,5"], "out of range"),

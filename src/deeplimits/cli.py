@@ -163,10 +163,10 @@ def falsify(
 
 
 def _unique_names(names: list[str]) -> list[str]:
-    """The experiments named (``all``: every one), each once, in the order given: ``run parity parity`` runs it once."""
-    if "all" in names:
-        return registry.names()
-    return list(dict.fromkeys(registry.get(n).name for n in names))
+    """The experiments named (``all``: every one), each once, in the order given: ``run parity parity`` runs it once.
+    Every name is checked, beside ``all`` too: ``run all parit`` is refused, not read as ``all``."""
+    named = [registry.get(n).name for n in names if n != "all"]  # an unknown name: KeyError, near names
+    return registry.names() if "all" in names else list(dict.fromkeys(named))
 
 
 def _plan(names: list[str], profile: str, seeds: Optional[int], assignments: list[str],
