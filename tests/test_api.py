@@ -60,6 +60,7 @@ def test_interrupt_leaves_no_partial_run_and_the_next_run_completes(results_home
     assert len(Store(results_home).runs()) == 1
 
 
+@pytest.mark.slow
 def test_a_killed_process_leaves_the_store_consistent(results_home):
     deeplimits.run("parity", **SMOKE)  # one finished run that must survive
     script = (

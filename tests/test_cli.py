@@ -85,6 +85,7 @@ def test_bad_input_exits_2_with_one_line_and_stores_nothing(results_home, args, 
     assert Store(results_home).runs() == []
 
 
+@pytest.mark.slow
 def test_the_command_keeps_compiled_programs_on_disk(tmp_path):
     """`deeplimits` (a new process each time) writes its compiled programs to the persistent cache, so the
     next command with the same shapes skips the compiler; `off` keeps nothing, anywhere."""

@@ -34,6 +34,7 @@ def smoke_run(name: str) -> Results:
     return smoke_runs(name).batch
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", registry.names())
 def test_smoke_run_has_the_declared_shapes(name):
     exp = registry.get(name)
@@ -52,6 +53,7 @@ def test_smoke_run_has_the_declared_shapes(name):
         assert isinstance(value, np.ndarray), key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", registry.names())
 def test_every_claim_gets_a_verdict_and_a_figure(name):
     exp = registry.get(name)
@@ -71,6 +73,7 @@ def test_every_claim_gets_a_verdict_and_a_figure(name):
         plt.close(fig)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", registry.names())
 def test_same_seeds_give_bit_identical_results(name):
     first, again = smoke_runs(name).batch, smoke_runs(name).again
@@ -82,6 +85,7 @@ def test_same_seeds_give_bit_identical_results(name):
         assert np.array_equal(value, again.diagnostics[key], equal_nan=True), key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", registry.names())
 def test_seed_alone_equals_seed_in_the_batch(name):
     alone, batch = smoke_runs(name).alone, smoke_runs(name).batch
@@ -106,6 +110,7 @@ def test_claims_declare_valid_budgets_and_falsifying_settings(name):
             assert f.seeds >= 2 and f.why, claim.id
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", registry.names())
 def test_a_run_below_the_papers_budget_is_labelled_so(name):
     exp = registry.get(name)

@@ -60,6 +60,7 @@ def _read_only(directory: Path):
     return wrap
 
 
+@pytest.mark.slow
 def test_a_read_only_results_directory_can_be_listed_but_not_written(tmp_path):
     results, home = tmp_path / "results", tmp_path / "home"
     try:

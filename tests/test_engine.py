@@ -119,6 +119,7 @@ def test_a_learning_rate_held_in_the_state_shares_one_program(factory, exact):
     assert not _same(_leaves(other, slice(None)), _leaves(held, slice(None)))
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_the_number_of_devices(tmp_path):
     """The same seeds with 2 and with 3 host devices (subprocesses: the count is fixed at start-up), on parity,
     where a one-device program rounded differently; asking for 1 device gives the minimum of 2."""

@@ -50,6 +50,7 @@ def test_one_run_puts_every_verdict_and_embeds_every_figure(results_home):
         assert f"<code>{key}</code>" in html  # the full config
 
 
+@pytest.mark.slow
 def test_several_experiments_each_get_a_section_in_catalogue_order(results_home):
     parity = deeplimits.run("parity", **PARITY_SMOKE)
     portfolio = deeplimits.run("portfolio", **PORTFOLIO_SMOKE)
@@ -62,6 +63,7 @@ def test_several_experiments_each_get_a_section_in_catalogue_order(results_home)
     assert len(_images(html)) == len(parity.figures) + len(portfolio.figures)
 
 
+@pytest.mark.slow
 def test_the_most_thorough_run_is_shown_and_the_others_listed(results_home):
     smoke = deeplimits.run("parity", **PARITY_SMOKE)
     quick_like = deeplimits.run("parity", profile="quick", seeds=2, steps=400, eval_every=100, dims=(3, 8),
@@ -136,6 +138,7 @@ def _chromium() -> str | None:
                  if (path := shutil.which(name))), None)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(_chromium() is None, reason="no Chromium installed (Debian: apt-get install chromium); "
                     ".ci/run installs it")
 def test_report_renders_in_headless_chromium_without_errors(results_home, tmp_path):

@@ -151,6 +151,7 @@ def _stored_keys(out: Path) -> list[str]:
         return []
 
 
+@pytest.mark.slow
 def test_a_killed_driver_loses_no_finished_point_and_the_same_command_resumes(tmp_path):
     out = tmp_path / "results"
     command = _sweep_command(out, "--grid", "learning_rate=0.05,0.5,0.2", "-s", "steps=1500")
@@ -188,6 +189,7 @@ def _processes_named(name: str) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 @needs_ray
 @pytest.mark.skipif(not Path("/proc").exists(), reason="finds Ray's workers through /proc")
 def test_on_ray_a_killed_worker_is_retried_and_the_results_are_the_local_backends(tmp_path):
@@ -226,6 +228,7 @@ def test_on_ray_a_killed_worker_is_retried_and_the_results_are_the_local_backend
     assert _same_results(Store(tmp_path / "local"), Store(tmp_path / "ray"), keys)
 
 
+@pytest.mark.slow
 def test_two_processes_starting_the_same_run_compute_it_once(tmp_path):
     out = tmp_path / "results"
     command = [sys.executable, "-c", "from deeplimits.cli import main; main()", "run", "parity", "-p", "smoke",

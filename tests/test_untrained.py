@@ -30,6 +30,7 @@ def test_untrained_sets_every_learning_rate_to_zero(name):
                for value in exp.untrained.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "claim_id"), [(e.name, c.id) for e in registry.all_experiments()
                                                  for c in e.claims if c.kind == "trained"])
 def test_a_trainer_that_does_not_move_makes_every_trained_claim_inconclusive(name, claim_id):
