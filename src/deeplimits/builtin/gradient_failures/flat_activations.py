@@ -432,15 +432,26 @@ def train_arm(config: Config, arm: str, seeds: tuple[int, ...], data: dict, prog
 
 
 def prediction_cost(config: Config, arm: str) -> tuple[int, float]:
-    """Parameters of the trained predictor and FLOPs of one prediction (XLA's cost analysis)."""
-    init, *_ = setup(config, arm)
-    model = init(jax.random.key(0))
-    params, static = eqx.partition(model, eqx.is_array)
-    predict = predictors(config)[kind_of(arm)]
-    z = target(config, 0)["z"]
-    one = jax.jit(lambda p, x: predict(eqx.combine(p, static), x[None], z)[0])
-    flops = one.lower(params, jnp.zeros(config.dims)).cost_analysis()["flops"]
-    return sum(leaf.size for leaf in jax.tree.leaves(params)), float(flops)
+    """Parameters of the trained predictor and FLOPs of one prediction (XLA's cost analysis).
+
+    Counted by the CPU's compiler wherever the run trains: XLA's GPU backend gives no cost analysis
+    (``None`` under JAX 0.11.2 on an H200, which crashed the run there), and a count should not depend on
+    the device anyway.
+    """
+    cpu = jax.devices("cpu")[0]
+    with jax.default_device(cpu):
+        init, *_ = setup(config, arm)
+        model = init(jax.random.key(0))
+        params, static = eqx.partition(model, eqx.is_array)
+        predict = predictors(config)[kind_of(arm)]
+        z = target(config, 0)["z"]
+        one = jax.jit(lambda p, x: predict(eqx.combine(p, static), x[None], z)[0])
+        analysis = one.lower(jax.device_put(params, cpu), jax.device_put(jnp.zeros(config.dims), cpu)).cost_analysis()
+    if isinstance(analysis, list | tuple):  # older JAX: one dict per program
+        analysis = analysis[0] if analysis else None
+    if not analysis or "flops" not in analysis:
+        raise RuntimeError(f"XLA gave no FLOP count for {arm}'s prediction (cost analysis: {analysis!r})")
+    return sum(leaf.size for leaf in jax.tree.leaves(params)), float(analysis["flops"])
 
 
 def iterations_to_target(arm: ArmResults) -> np.ndarray:
