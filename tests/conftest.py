@@ -1,3 +1,4 @@
+import os
 import shutil
 import tempfile
 from collections import defaultdict
@@ -8,20 +9,40 @@ from deeplimits.engine import enable_persistent_cache
 from deeplimits.runs import release_compiled_programs
 
 _CACHE: list[str] = []
+# Set by the controlling process of a `pytest -n N` run, read by its workers: one cache for all of them.
+_SHARED_CACHE = "DEEPLIMITS_TEST_PROGRAM_CACHE"
 
 
 def pytest_configure(config):
-    """One on-disk cache of compiled programs for the session. Tests rerun the same programs (a rerun for
-    bit-identity, a seed alone, the untrained check) after the in-memory programs were dropped
-    (release_compiled_programs); loading one from disk took 5.6 s where compiling it again took 33 s
-    (tuple-lines' smoke run)."""
-    _CACHE.append(tempfile.mkdtemp(prefix="deeplimits-xla-"))
-    enable_persistent_cache(_CACHE[0])
+    """One on-disk cache of compiled programs for the session, shared by its xdist workers. Tests rerun the
+    same programs (a rerun for bit-identity, a seed alone, the untrained check) after the in-memory programs
+    were dropped (release_compiled_programs); loading one from disk took 5.6 s where compiling it again took
+    33 s (tuple-lines' smoke run)."""
+    folder = os.environ.get(_SHARED_CACHE)
+    if folder is None:  # the controlling process (or a run without workers) owns the folder
+        folder = tempfile.mkdtemp(prefix="deeplimits-xla-")
+        os.environ[_SHARED_CACHE] = folder
+        _CACHE.append(folder)
+    enable_persistent_cache(folder)
 
 
 def pytest_unconfigure(config):
     for folder in _CACHE:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under `pytest -n N` (the default, pyproject.toml), tests that share one experiment's computed runs
+    (the contract's smoke runs, the untrained runs, a shared falsifying run) and its compiled programs go
+    to the same worker: each is marked with its experiment's group."""
+    from deeplimits import registry
+
+    names = set(registry.names())
+    for item in items:
+        params = getattr(item, "callspec", None)
+        name = params.params.get("name") if params else None
+        if name in names:
+            item.add_marker(pytest.mark.xdist_group(name))
 
 
 @pytest.fixture(autouse=True)
