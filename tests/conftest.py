@@ -31,11 +31,15 @@ def pytest_unconfigure(config):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Under `pytest -n N` (the default, pyproject.toml), tests that share one experiment's computed runs
     (the contract's smoke runs, the untrained runs, a shared falsifying run) and its compiled programs go
-    to the same worker: each is marked with its experiment's group."""
+    to the same worker: each is marked with its experiment's group. The quick-profile verdicts (one to four
+    minutes each) go first, so that the last test a worker picks up is a short one."""
     from deeplimits import registry
+
+    items.sort(key=lambda item: not item.nodeid.startswith("tests/test_science.py"))  # stable: file order kept
 
     names = set(registry.names())
     for item in items:

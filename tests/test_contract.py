@@ -1,6 +1,7 @@
 """Every registered experiment, on its smoke profile: shapes, verdicts, figures, determinism."""
 
 import functools
+import os
 from typing import NamedTuple
 
 import matplotlib.pyplot as plt
@@ -150,3 +151,12 @@ def test_no_float_field_accepts_a_non_finite_value(name, bad):
             exp.config_for("quick", **overrides)
         checked += 1
     assert checked >= 1, f"{name} has no float field to check"
+
+
+@pytest.mark.parametrize("name", registry.names()[:1])
+def test_tests_of_one_experiment_share_a_worker(name, request):
+    """Under `pytest -n N` an experiment's tests run on one worker, so they share its computed runs (conftest.py):
+    the group is in the test's id. pytest-xdist's grouping silently stopped working with pytest 9.2."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        pytest.skip("one process (-n 0): no workers to group tests on")
+    assert request.node.nodeid.endswith(f"@{name}"), request.node.nodeid

@@ -15,7 +15,7 @@ from deeplimits.builtin.gradient_failures.portfolio import (
     per_example_noise,
     sample_returns,
 )
-from deeplimits.engine import derive_key
+from deeplimits.engine import authors_truncated_normal, derive_key
 
 
 def _grad(objective, model, x, y, z):
@@ -50,7 +50,7 @@ def test_noise_at_a_uniform_allocation_matches_the_closed_form():
     """At W = 0: decomposition noise (k-1)/k^3 (1 - 1/d) exactly; end-to-end about k times it."""
     d, k = 40, 16
     model = Allocation(key=jax.random.key(0), n_inputs=d, stocks=k)
-    model = eqx.tree_at(lambda m: m.weight, model, jnp.zeros((k, d)))
+    model = eqx.tree_at(lambda m: m.weight, model, jnp.zeros((d, k)))
     best = jax.random.randint(jax.random.key(1), (d,), 0, k)
     noise = per_example_noise(model, best, jax.random.key(2), 40_000)
     exact_decomposition = (k - 1) / k**3 * (1 - 1 / d)
@@ -70,6 +70,17 @@ def test_the_authors_initialisation():
     assert Allocation(key=jax.random.key(3), n_inputs=d, stocks=k, bias=False).bias is None
 
 
+def test_the_layer_is_kept_transposed_with_the_authors_draw():
+    """The weight is W (k, d) transposed, one contiguous row per input, drawn as W so every seed keeps its
+    numbers; its logits for input x are the column W[:, x]."""
+    d, k = 7, 5
+    key = jax.random.key(5)
+    model = Allocation(key=key, n_inputs=d, stocks=k)
+    w = authors_truncated_normal(key, (k, d), fan_in=d)
+    assert model.weight.shape == (d, k) and np.array_equal(model.weight, w.T)
+    assert np.array_equal(model.logits(jnp.array(3)), w[:, 3])
+
+
 def test_one_examples_bias_gradient_is_its_logit_gradient():
     """The bias and the column W[:, x] receive the same gradient from one example: the bias's noise is the
     logit noise, and only its signal (the mean over all inputs) differs."""
@@ -77,8 +88,8 @@ def test_one_examples_bias_gradient_is_its_logit_gradient():
     model = Allocation(key=jax.random.key(4), n_inputs=d, stocks=k)
     z = jnp.array([1.0, -1.0, 1.0, 1.0, -1.0, -1.0])
     grads = jax.grad(batch_loss(end_to_end_objective))(model, (jnp.array([4]), jnp.array([2]), z[None]))
-    np.testing.assert_allclose(grads.bias, grads.weight[:, 4], rtol=1e-6)
-    assert float(jnp.abs(grads.weight).sum() - jnp.abs(grads.weight[:, 4]).sum()) == 0.0
+    np.testing.assert_allclose(grads.bias, grads.weight[4], rtol=1e-6)  # the weight is W transposed: row x
+    assert float(jnp.abs(grads.weight).sum() - jnp.abs(grads.weight[4]).sum()) == 0.0
 
 
 def test_bias_signal_at_a_uniform_allocation_is_the_imbalance_of_the_best_stocks():
@@ -86,7 +97,7 @@ def test_bias_signal_at_a_uniform_allocation_is_the_imbalance_of_the_best_stocks
     is -(freq - 1/k)/k with freq the share of inputs whose best stock is each k: signal ||.||^2."""
     d, k = 40, 8
     model = Allocation(key=jax.random.key(0), n_inputs=d, stocks=k)
-    model = eqx.tree_at(lambda m: m.weight, model, jnp.zeros((k, d)))
+    model = eqx.tree_at(lambda m: m.weight, model, jnp.zeros((d, k)))
     best = jax.random.randint(jax.random.key(1), (d,), 0, k)
     freq = np.bincount(np.asarray(best), minlength=k) / d
     noise = per_example_noise(model, best, jax.random.key(2), 256)
