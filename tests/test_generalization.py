@@ -10,11 +10,17 @@ from deeplimits.builtin.generalization import extrapolation as ex
 from deeplimits.builtin.generalization import sorting as so
 
 
-def test_projectile_range_and_the_fitted_g_are_exact_without_noise():
+def test_projectile_range_and_the_fitted_laws_are_exact_without_noise():
     assert ex.projectile_range(10.0, 45.0) == pytest.approx(100 / 9.81)
     assert ex.projectile_range(np.array([10.0]), np.array([15.0]))[0] == pytest.approx(50 / 9.81)
-    config = registry.get("extrapolation").config_for("smoke", noise=0.0, trials=(4, 64))
-    np.testing.assert_allclose(ex.fit_physics(config, (0, 1)), 9.81, rtol=1e-6)
+    config = registry.get("extrapolation").config_for("smoke", noise=0.0, trials=(1, 4, 64))
+    np.testing.assert_allclose(1 / ex.fit_law(config, (0, 1))[..., 0], 9.81, rtol=1e-6)  # g from one trial on
+    drag = ex.fit_law(config, (0, 1), approximate=True)  # (S, T, 2): b, c of v^2 sin(2 theta) (b + c v)
+    np.testing.assert_allclose(drag[:, 1:], np.broadcast_to([1 / 9.81, 0.0], (2, 2, 2)), atol=1e-9)
+    linear = registry.get("extrapolation").config_for("smoke", noise=0.0, trials=(3, 64), target="linear")
+    np.testing.assert_allclose(ex.fit_law(linear, (0,)), np.broadcast_to([1.0, 1 / 3, 0.0], (1, 2, 3)), atol=1e-9)
+    x, r = ex.trials_of(linear, 0, 5)
+    assert r == pytest.approx(x[:, 0] + x[:, 1] / 3)
 
 
 def test_test_points_fall_in_the_box_or_one_of_its_two_shells():
@@ -33,12 +39,6 @@ def test_trials_needed_takes_the_first_count_at_one_percent_and_censors_at_twice
     counts = np.array([4, 8, 16])
     errors = np.array([[0.5, 0.009, 0.001], [0.5, 0.2, 0.1], [0.01, 0.5, 0.001]])
     assert ex.trials_needed(counts, errors).tolist() == [8, 32, 4]
-
-
-def test_straightness_is_one_for_a_line_and_less_for_a_curve():
-    t = np.linspace(0, 1, 21)
-    assert ex.straightness(3 * t + 1) == pytest.approx(1.0)
-    assert ex.straightness(np.stack([t**2, np.exp(5 * t)])).max() < 0.95
 
 
 def test_sorting_scores_worked_by_hand():

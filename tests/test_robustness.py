@@ -16,7 +16,7 @@ from deeplimits.diagnostics import (
     negative_log_likelihood,
     softmax,
 )
-from deeplimits.engine.attacks import fgsm, linear_worst_case, pgd, random_signs_noise
+from deeplimits.engine.attacks import fgsm, linear_worst_case, pgd, random_signs_noise, strongest_predictions
 from deeplimits.engine.classify import DigitsCNN, digits_mlp
 from deeplimits.engine.conv import PatchConv, from_conv2d, max_pool_2x2
 
@@ -82,6 +82,45 @@ def test_pgd_raises_the_loss_more_than_random_signs():
 
     attacked = pgd(net, x, y, 0.1, key=jax.random.key(1), steps=10, step_size=0.01)
     assert loss(attacked) > loss(random_signs_noise(x, 0.1, key=jax.random.key(2))) > 0.9 * loss(x)
+
+
+def test_the_strongest_attack_fools_every_image_fgsm_fools_and_more_starts_fool_no_fewer():
+    from deeplimits.builtin.robustness.adversarial import rates
+
+    digits = load_digits()
+    net = DigitsCNN(key=jax.random.key(0))
+    x, y = jnp.asarray(digits.x_test[:64]), jnp.asarray(digits.y_test[:64])
+    eps = jnp.float32(0.1)
+    walks = strongest_predictions(net, x, y, eps, key=jax.random.key(1), steps=5, restarts=3, step_scale=2.5)
+    assert walks.shape == (4, 64)  # FGSM, then one row per start
+    np.testing.assert_array_equal(walks[0], jnp.argmax(jax.vmap(net)(fgsm(net, x, y, eps)), axis=-1))
+    first = pgd(net, x, y, eps, key=jax.random.split(jax.random.key(1), 3)[0], steps=5, step_size=2.5 * 0.1 / 5)
+    np.testing.assert_array_equal(walks[1], jnp.argmax(jax.vmap(net)(first), axis=-1))
+    clean, walks, y = np.asarray(jnp.argmax(jax.vmap(net)(x), axis=-1)), np.asarray(walks)[None], np.asarray(y)
+    noise = clean[None]
+    measured = rates(clean, walks, walks, noise, y, target=0)
+    right = clean == y
+    fgsm_fooled = (walks[0, 0] != y) & right
+    assert right.any() and np.all(measured["fooled"][0] >= fgsm_fooled)
+    one_start = rates(clean, walks[:, :2], walks[:, :2], noise, y, target=0)
+    assert np.all(measured["fooled"] >= one_start["fooled"])
+    assert measured["success/strongest"][0] == measured["fooled"][0][right].mean()
+    assert measured["robust_accuracy"][0] == np.mean((walks[0] == y).all(axis=0))
+
+
+def test_eps50_interpolates_the_pooled_success_curve_and_flags_a_curve_that_never_reaches_half():
+    from deeplimits.builtin.robustness.adversarial import censored, pooled_half_size
+
+    eps = np.array([0.1, 0.2, 0.3])
+    right = np.ones((2, 4), bool)  # two seeds, four images
+    fooled = np.zeros((2, 3, 4), bool)
+    fooled[0, 0, 0] = fooled[1, 0, 1] = True  # 2 of 8 at 0.1: 0.25
+    fooled[:, 1:, :3] = True  # 6 of 8 at 0.2 and 0.3: 0.75
+    assert pooled_half_size(eps, right, fooled) == pytest.approx(0.15)
+    assert not censored(eps, right, fooled)
+    assert pooled_half_size(eps, right, fooled, np.array([3, 3])) == 0.3 and censored(eps, right[:, [3]],
+                                                                                     fooled[:, :, [3]])
+    assert np.isnan(pooled_half_size(eps, np.zeros_like(right), fooled))  # nothing classified right
 
 
 def test_the_linear_worst_case_is_the_best_corner_of_the_box():

@@ -81,7 +81,11 @@ def test_color_inversion_quick_reproduces_the_claim():
     record = deeplimits.run("color-inversion", profile="quick")
     verdict = record.verdict("color-inversion-breaks")
     assert verdict.status == "reproduced", verdict.detail
-    assert record.results.arms["cnn-mixed"].final["inverted"].min() >= 0.9  # the remedy reads inverted digits
+    arms = record.results.arms
+    assert arms["cnn-mixed"].final["inverted"].min() >= 0.9  # the remedy reads inverted digits
+    # below chance, not at it: the information is kept and used backwards (the true class ranked near last)
+    assert arms["cnn"].final["rank/inverted"].mean() > 6 and arms["cnn"].final["argmin/inverted"].mean() > 0.2
+    assert arms["cnn"].final["rank/original"].mean() < 0.5
 
 
 @pytest.mark.slow
@@ -99,14 +103,23 @@ def test_overconfidence_quick_verdicts():
 
 @pytest.mark.slow
 def test_adversarial_quick_verdicts():
-    """On 8x8 digits eps 0.1 (1.6 grey levels) is not enough for most predictions (our measurement disagrees
-    with the claim at that size; see the report), while FGSM at Goodfellow et al.'s 0.25 flips nearly all."""
+    """On 8x8 digits eps 0.1 (1.6 grey levels) fools about half of the CNN's correct predictions under the strongest
+    attack and almost none to a chosen target (our measurement disagrees with the claim at that size; see the
+    report); the linear models are fooled at sizes within a factor 2 of the deep ones; PGD training buys robustness
+    at no measurable clean cost."""
+    from deeplimits.builtin.robustness.adversarial import grid
+
     record = deeplimits.run("adversarial", profile="quick")
-    assert record.verdict("adversarial-imperceptible").status == "not_reproduced"
-    assert record.verdict("adversarial-not-only-deep").status == "not_reproduced"
+    imperceptible = record.verdict("adversarial-imperceptible")
+    assert imperceptible.status == "not_reproduced" and "targeted" in imperceptible.detail, imperceptible.detail
+    assert record.verdict("adversarial-not-only-deep").status == "reproduced"
+    assert record.verdict("adversarial-training-cost").status == "reproduced"
     arms = record.results.arms
-    assert arms["cnn"].curves["success/fgsm"][:, -2].min() > 0.9  # eps 0.25
+    at = grid(record.results.config).index(0.25)
+    assert arms["cnn"].curves["success/fgsm"][:, at].min() > 0.9
     assert arms["cnn"].final["success/noise"].max() < 0.1
+    strongest, fgsm = (arms["cnn"].curves[f"success/{a}"] for a in ("strongest", "fgsm"))
+    assert np.all(strongest >= fgsm)  # the union fools every image FGSM fools
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from deeplimits.stats import (
     describe,
     mean_interval,
     note,
+    resampled_interval,
     share_interval,
     statistic_interval,
     tail_mean,
@@ -192,3 +193,19 @@ def test_a_verdict_decided_by_another_check_than_the_one_shown_says_so():
     verdict = decide(claim_id="c", quantity="q", rule="r", main=shown, extra=(other,))
     assert verdict.status == "not_reproduced" and verdict.detail.startswith(NOT_THE_MAIN + "other")
     assert not decide(claim_id="c", quantity="q", rule="r", main=other, extra=(shown,)).detail.startswith(NOT_THE_MAIN)
+
+
+def test_a_bootstrap_over_items_brackets_its_estimate_and_narrows_with_more_items():
+    rng = np.random.default_rng(0)
+    values = rng.normal(1.0, 1.0, size=400)
+
+    def widths(n):
+        iv = resampled_interval(n, lambda items: float(np.mean(values[:n][items])))
+        assert iv.estimate == pytest.approx(np.mean(values[:n])) and iv.low < iv.estimate < iv.high and iv.n == n
+        assert iv.method == "bootstrap"
+        return iv.high - iv.low
+
+    assert widths(400) < 0.7 * widths(100)  # ~1/sqrt(n): half as wide at four times the items
+    t = mean_interval(values)
+    assert widths(400) == pytest.approx(t.high - t.low, rel=0.15)  # a mean's bootstrap agrees with Student t
+    assert resampled_interval(10, lambda items: np.nan).n == 0

@@ -25,8 +25,10 @@ def _loss_gradient(net: eqx.Module, x: jax.Array, labels: jax.Array) -> jax.Arra
     return jax.grad(loss)(x)
 
 
-def fgsm(net: eqx.Module, x: jax.Array, labels: jax.Array, eps: jax.Array) -> jax.Array:
-    return jnp.clip(x + eps * jnp.sign(_loss_gradient(net, x, labels)), 0.0, 1.0)
+def fgsm(net: eqx.Module, x: jax.Array, labels: jax.Array, eps: jax.Array, *, targeted: bool = False) -> jax.Array:
+    """One step of size eps; ``labels`` are the true labels (untargeted) or the targets (``targeted``)."""
+    direction = -1.0 if targeted else 1.0
+    return jnp.clip(x + direction * eps * jnp.sign(_loss_gradient(net, x, labels)), 0.0, 1.0)
 
 
 def pgd(net: eqx.Module, x: jax.Array, labels: jax.Array, eps: jax.Array, *, key: jax.Array, steps: int,
@@ -40,6 +42,22 @@ def pgd(net: eqx.Module, x: jax.Array, labels: jax.Array, eps: jax.Array, *, key
         return jnp.clip(jnp.clip(adv, x - eps, x + eps), 0.0, 1.0)
 
     return jax.lax.fori_loop(0, steps, step, start)
+
+
+def strongest_predictions(net: eqx.Module, x: jax.Array, labels: jax.Array, eps: jax.Array, *, key: jax.Array,
+                          steps: int, restarts: int, step_scale: float, targeted: bool = False) -> jax.Array:
+    """The network's predictions under FGSM and under PGD from ``restarts`` random starts, ``steps`` steps of
+    ``step_scale * eps / steps`` each (Madry et al.: 2.5, so a walk can cross the ball from any start):
+    ``(N, ...) -> (1 + restarts, N)``, FGSM first. An image is fooled by the strongest attack if any row is."""
+    def predict(images):
+        return jnp.argmax(jax.vmap(net)(images), axis=-1)
+
+    def restart(k):
+        return predict(pgd(net, x, labels, eps, key=k, steps=steps, step_size=step_scale * eps / steps,
+                           targeted=targeted))
+
+    walks = jax.lax.map(restart, jax.random.split(key, restarts))
+    return jnp.concatenate([predict(fgsm(net, x, labels, eps, targeted=targeted))[None], walks])
 
 
 def random_signs_noise(x: jax.Array, eps: jax.Array, *, key: jax.Array) -> jax.Array:

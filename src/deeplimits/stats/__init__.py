@@ -3,6 +3,7 @@ from deeplimits.stats.intervals import (
     Interval,
     first_step_at_most,
     mean_interval,
+    resampled_interval,
     share_interval,
     statistic_interval,
     tail_mean,
@@ -10,5 +11,5 @@ from deeplimits.stats.intervals import (
 from deeplimits.stats.rules import FAIL, INFO, PASS, UNSURE, Check, at_least, at_most, decide, describe, note, within
 
 __all__ = ["FAIL", "INFO", "PASS", "UNSURE", "Check", "Interval", "at_least", "at_most", "decide", "describe",
-           "first_step_at_most", "mean_interval", "note", "share_interval", "statistic_interval", "tail_mean",
-           "within"]
+           "first_step_at_most", "mean_interval", "note", "resampled_interval", "share_interval", "statistic_interval",
+           "tail_mean", "within"]

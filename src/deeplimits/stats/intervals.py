@@ -9,6 +9,8 @@
 - :func:`share_interval`: a share of seeds with an exact Clopper-Pearson interval.
 - :func:`statistic_interval`: any other statistic with a BCa bootstrap (SciPy); meant
   for many samples (test examples), not for a handful of seeds.
+- :func:`resampled_interval`: a statistic of many items (test images) that no per-item
+  value carries, with a percentile bootstrap over the items (SciPy).
 
 Seeds whose value is not finite (their run diverged) are left out of the interval
 and counted in ``Interval.n_missing``. Where the quantity has known ``bounds`` (an
@@ -41,7 +43,7 @@ class Interval:
     n_missing: int = 0  # seeds left out: their value is not finite (the run diverged)
     worst_low: float = np.nan  # the interval's ends had the missing seeds taken any value within
     worst_high: float = np.nan  # the quantity's bounds (±inf without bounds); = low, high if none missing
-    method: str = "t"  # "t", "exact" (no spread), "clopper-pearson", "bca"
+    method: str = "t"  # "t", "exact" (no spread), "clopper-pearson", "bca", "bootstrap"
 
     def __post_init__(self) -> None:
         if np.isnan(self.worst_low) and np.isnan(self.worst_high):
@@ -151,6 +153,25 @@ def statistic_interval(values: np.ndarray, statistic: Callable[..., np.ndarray],
                          method="BCa", rng=np.random.default_rng(seed)).confidence_interval
     worst = (float(ci.low), float(ci.high)) if not missing else (-np.inf, np.inf)
     return Interval(estimate, float(ci.low), float(ci.high), int(x.size), missing, *worst, "bca")
+
+
+def resampled_interval(n_items: int, statistic: Callable[[np.ndarray], float], *, confidence: float = CONFIDENCE,
+                       seed: int = 0, n_resamples: int = 2_000) -> Interval:
+    """``statistic(indices)`` of ``n_items`` items (test images) with a percentile bootstrap over them (SciPy).
+
+    For statistics of many items that no per-seed value carries (the size at which half of the
+    images are fooled, a ratio of two such sizes): ``statistic`` takes an array of item indices,
+    drawn with replacement, and returns one number; NaN resamples make the interval NaN.
+    ``Interval.n`` counts the items.
+    """
+    everything = np.arange(n_items)
+    estimate = float(statistic(everything))
+    if n_items < 2 or not np.isfinite(estimate):
+        return Interval(estimate, np.nan, np.nan, n_items if np.isfinite(estimate) else 0, method="bootstrap")
+    ci = stats.bootstrap((everything,), statistic, vectorized=False, confidence_level=confidence,
+                         n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed)
+                         ).confidence_interval
+    return Interval(estimate, float(ci.low), float(ci.high), n_items, method="bootstrap")
 
 
 def tail_mean(curve: np.ndarray, fraction: float = 0.1) -> np.ndarray:

@@ -7,26 +7,30 @@ range (``attack_epsilon`` = 0.1, 1.6 of the digits' 16 grey levels) flips most
 predictions of a trained CNN and MLP, untargeted and targeted (every source class to
 ``target_class``), while random signs of the same size flip almost none. The Zhihu
 answers add `adversarial-not-only-deep`: linear models (a linear SVM, logistic
-regression; scikit-learn) are fooled at the same size, so adversarial examples are
+regression; scikit-learn) are fooled at comparable sizes, so adversarial examples are
 a problem of deep learning but not its bottleneck. `adversarial-training-cost`: PGD
-adversarial training (Madry et al. 2018) raises robust accuracy, at a cost in clean
-accuracy.
+adversarial training (Madry et al. 2018) raises robust accuracy, at a small cost in
+clean accuracy.
 
-Attacks (``engine.attacks``, JAX): FGSM; PGD with a random start, ``pgd_steps``
-steps of ``pgd_step_fraction`` x eps (Madry et al. on MNIST: eps 0.3, 40 steps of 0.01, the
-defaults here), projected on the eps-ball and [0, 1]; random signs as the control.
-Linear models are attacked exactly: their worst case over the box is a corner
+Attacks (``engine.attacks``, JAX). Judged is the strongest attack we have, per image:
+FGSM, and PGD from ``pgd_restarts`` random starts with ``pgd_steps`` steps of
+``pgd_step_scale`` x eps / ``pgd_steps`` (Madry et al.'s 2.5, so that a walk can
+cross the eps-ball from any start), projected on the eps-ball and [0, 1]; an image
+is fooled if any of them fools it. Random signs of size eps are the control. Linear
+models are attacked exactly: their worst case over the box is a corner
 (``engine.attacks.linear_worst_case``), so no attack could do better. Success rate:
 the share of test images first classified correctly whose prediction the attack
 changes (targeted: to the target, over images of other classes). Robust accuracy:
-accuracy on PGD's images. Measured for every eps in ``epsilons``; verdicts at
-``attack_epsilon``.
+accuracy under the strongest attack. eps50: the size at which half of the correctly
+classified images are fooled, interpolated on ``epsilons`` from the success curve
+pooled over seeds; its intervals are percentile bootstraps over the test images
+(resampled alike for every model, so a ratio is paired), which is what varies for
+the linear fits (their seed barely matters).
 
-Data and seeds: scikit-learn's 8x8 digits (``deeplimits.data.digits``), the fixed
-test split (the first ``attack_images`` test images). A seed sets a network's
-initialisation, batches and the attacks' random starts, and the random state of the
-linear models' solvers (their fits barely depend on it, so their intervals are
-narrow: they cover the seed, not the choice of test images).
+Data and seeds: scikit-learn's 8x8 digits (``deeplimits.data.digits``), the first
+``train_images`` training digits and the first ``attack_images`` test digits. A seed
+sets a network's initialisation, batches and the attacks' random starts, and the
+random state of the linear models' solvers.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import optax
 from deeplimits.config import ConfigError, param, to_dict
 from deeplimits.data import GREY_LEVEL, load_digits
 from deeplimits.engine import derive_key, derive_keys, numpy_rng, seed_models
-from deeplimits.engine.attacks import fgsm, linear_worst_case, pgd, random_signs_noise
+from deeplimits.engine.attacks import linear_worst_case, pgd, random_signs_noise, strongest_predictions
 from deeplimits.engine.classify import ModelFactory, digits_cnn, digits_mlp, fit_classifier
 from deeplimits.experiment import (
     Arm,
@@ -58,19 +62,34 @@ from deeplimits.experiment import (
 )
 from deeplimits.registry import register
 from deeplimits.report.style import PALETTE, new_figure
-from deeplimits.stats import Check, at_least, at_most, decide, describe, mean_interval, note
+from deeplimits.stats import (
+    PASS,
+    UNSURE,
+    Check,
+    at_least,
+    at_most,
+    decide,
+    describe,
+    mean_interval,
+    note,
+    resampled_interval,
+    within,
+)
 
 NAME = "adversarial"
 SUCCESS_MIN = 0.5  # "flips most predictions": success rate interval >= 0.5
 NOISE_MAX = 0.1  # "almost none": random signs flip at most 10%
 LEARNED = 0.9  # every attacked model must first classify well
 ROBUST_GAIN_MIN = 0.2  # adversarial training raises robust accuracy by at least 0.2
+CLEAN_COST_MAX = 0.03  # "a small cost": clean accuracy falls by at most 3 points (non-inferiority margin)
+RATIO_BAND = (0.5, 2.0)  # "comparable sizes": a linear model's eps50 within a factor 2 of a deep model's
 ACCURACY = (0.0, 1.0)
 NETS = ("cnn", "mlp")
 LINEAR = ("linear-svm", "logistic-regression")
-ATTACKS = ("pgd", "fgsm", "pgd-targeted", "noise")
+ATTACKS = ("strongest", "fgsm", "pgd", "pgd-targeted", "noise")
 EXAMPLES = 6  # digits in the examples figure
 _TINY = {"attack_epsilon": GREY_LEVEL / 12, "epsilons": (GREY_LEVEL / 12,), "steps": 600}
+_ROBUST_NETS = {"net_train_epsilon": 0.2, "steps": 600}
 
 CLAIM_IMPERCEPTIBLE = Claim(
     id="adversarial-imperceptible",
@@ -79,23 +98,29 @@ CLAIM_IMPERCEPTIBLE = Claim(
     source="Chollet 2017; Goodfellow et al. 2015; Madry et al. 2018",
     expected="Goodfellow et al. 2015: FGSM at eps 0.25 on MNIST, 99.9% error for a softmax model, 89.4% for maxout "
              "networks; Madry et al. 2018: PGD (eps 0.3, 40 steps of 0.01) defeats standard MNIST networks.",
-    budget=("steps",),
-    falsified_by=Falsification(why="at eps = 1/12 of a grey level no prediction of a network with margin can flip",
-                               profile="smoke", seeds=4, overrides=_TINY),
+    budget=("steps", "pgd_steps", "pgd_restarts"),
+    falsified_by=Falsification(why="networks trained on PGD images at eps 0.2 (net_train_epsilon) are robust at "
+                                   "0.1: the same rule must find that most of their predictions survive",
+                               profile="smoke", seeds=4, overrides=_ROBUST_NETS),
 )
 CLAIM_LINEAR = Claim(
     id="adversarial-not-only-deep",
-    statement="A linear SVM and logistic regression are fooled at the same perturbation size (exact worst case).",
+    statement="A linear SVM and logistic regression are fooled at perturbation sizes comparable to those that fool "
+              "the CNN and the MLP: each linear model's eps50 (exact worst case) is within a factor 2 of each deep "
+              "model's (strongest attack).",
     source="Zhihu answers; Goodfellow et al. 2015",
     expected="Goodfellow et al. 2015: linear behaviour in high dimensions suffices for adversarial examples; a "
              "softmax (logistic) model on MNIST errs on 99.9% of FGSM images at eps 0.25.",
-    falsified_by=Falsification(why="at eps = 1/12 of a grey level the exact worst case flips almost nothing",
-                               profile="smoke", seeds=4, overrides=_TINY),
+    budget=("steps", "pgd_steps", "pgd_restarts"),
+    falsified_by=Falsification(why="against deep models trained on PGD images at eps 0.2 (net_train_epsilon) the "
+                                   "linear models are fooled at well under half the size, so the sizes are not "
+                                   "comparable", profile="smoke", seeds=4, overrides=_ROBUST_NETS),
 )
 CLAIM_TRAINING = Claim(
     id="adversarial-training-cost",
-    statement="PGD adversarial training raises the CNN's robust accuracy at eps 0.1 by at least 0.2, at a cost in "
-              "clean accuracy.",
+    statement=f"PGD adversarial training raises the CNN's robust accuracy at eps 0.1 by at least 0.2, at a small "
+              f"cost in clean accuracy (at most {CLEAN_COST_MAX:g}: a non-inferiority bound, since the 0.4 points "
+              f"Madry et al. report cannot be resolved on 360 test digits).",
     source="Madry et al. 2018; Tsipras et al. 2019",
     expected="Madry et al. 2018: a PGD-trained MNIST network keeps about 89% accuracy against PGD at eps 0.3 "
              "(a standard one: near 0%); clean accuracy falls slightly (98.8% vs 99.2%).",
@@ -112,16 +137,24 @@ class Config:
     batch_size: int = param(64, "images per step", min=1, max=4_096)
     learning_rate: float = param(1e-3, "Adam learning rate", min=0.0, max=1.0)
     eval_every: int = param(500, "steps between evaluations on the test split", min=1, max=1_000_000)
-    epsilons: tuple[float, ...] = param((0.02, 0.05, 0.1, 0.2, 0.25, 0.3), "L-infinity sizes of the sweep (pixels in "
-                                        "[0, 1])", min=0.0, max=1.0, distinct=True)
+    epsilons: tuple[float, ...] = param((0.02, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3),
+                                        "L-infinity sizes of the sweep (pixels in [0, 1])", min=0.0, max=1.0,
+                                        distinct=True)
     attack_epsilon: float = param(0.1, "the size the verdicts judge", min=0.0, max=1.0)
     pgd_steps: int = param(40, "PGD steps of an attack (Madry et al.: 40)", min=1, max=1_000)
-    pgd_step_fraction: float = param(1 / 30, "PGD step as a fraction of eps (Madry et al.: 0.01 at eps 0.3)", min=0.0,
-                            max=1.0)
+    pgd_restarts: int = param(5, "PGD random starts per image; the strongest attack takes the best of them and FGSM",
+                              min=1, max=100)
+    pgd_step_scale: float = param(2.5, "a PGD step is pgd_step_scale x eps / steps, in attacks and in training "
+                                       "(Madry et al.: 2.5)", min=0.0, max=100.0)
     target_class: int = param(0, "the class of targeted attacks (the 'gibbon')", min=0, max=9)
     attack_images: int = param(360, "test images attacked (the test split has 360)", min=10, max=360)
-    train_epsilon: float = param(0.1, "eps of adversarial training", min=0.0, max=1.0)
+    train_images: int = param(1_077, "training digits used (the first of the training split's 1,077)", min=10,
+                              max=1_077)
+    train_epsilon: float = param(0.1, "eps of the remedy's adversarial training", min=0.0, max=1.0)
     train_pgd_steps: int = param(40, "PGD steps per batch in adversarial training", min=1, max=1_000)
+    net_train_epsilon: float = param(0.0, "eps of PGD training for the attacked CNN and MLP (0: trained on the "
+                                          "digits as they are; the falsifying setting trains them robust)",
+                                     min=0.0, max=1.0)
     svm_c: float = param(1.0, "regularisation C of the linear SVM and logistic regression", min=1e-6, max=1e6)
 
     def __post_init__(self) -> None:
@@ -130,62 +163,75 @@ class Config:
 
 
 def train_net(config: Config, arm: str, seeds: tuple[int, ...], progress: Progress = no_progress, *,
-              model: ModelFactory, optimizer: optax.GradientTransformation | None = None, adversarial: bool = False):
-    """Train ``model`` with ``optimizer`` (default Adam); with ``adversarial``, on PGD images of each batch."""
+              model: ModelFactory, optimizer: optax.GradientTransformation | None = None, train_epsilon: float = 0.0):
+    """Train ``model`` with ``optimizer`` (default Adam); with ``train_epsilon`` > 0, on PGD images of each batch
+    (``train_pgd_steps`` steps of ``pgd_step_scale`` x eps / steps from a random start)."""
     digits = load_digits()
-    eps = config.train_epsilon
+    step = config.pgd_step_scale * train_epsilon / config.train_pgd_steps
 
     def pgd_images(net, x, y, key):
-        return pgd(net, x, y, eps, key=key, steps=config.train_pgd_steps, step_size=config.pgd_step_fraction * eps)
+        return pgd(net, x, y, train_epsilon, key=key, steps=config.train_pgd_steps, step_size=step)
 
     return fit_classifier(keys=derive_keys(NAME, arm, seeds), model=model,
-                          optimizer=optimizer or optax.adam(config.learning_rate), x=digits.x_train,
-                          y=digits.y_train, eval_sets={"test": (digits.x_test, digits.y_test)},
-                          perturb=pgd_images if adversarial else None,
+                          optimizer=optimizer or optax.adam(config.learning_rate),
+                          x=digits.x_train[:config.train_images], y=digits.y_train[:config.train_images],
+                          eval_sets={"test": (digits.x_test, digits.y_test)},
+                          perturb=pgd_images if train_epsilon > 0 else None,
                           steps=config.steps, batch_size=config.batch_size, eval_every=config.eval_every,
                           progress=progress, label=arm)
 
 
 @eqx.filter_jit
-def _attack_all(net, x, y, eps, key, *, steps: int, step: float, target: int):
-    """Predictions ``(attacks, E, N)`` under each attack at each eps of ``eps (E,)``, and on clean ``x`` ``(N,)``."""
+def _attack_all(net, x, y, eps, key, *, steps: int, restarts: int, scale: float, target: int | None):
+    """Predictions at each eps of ``eps (E,)``: untargeted and targeted ``(E, 1 + restarts, N)`` (FGSM first, then
+    the PGD walks; targeted ``(E, 0, N)`` for ``target=None``), under random signs ``(E, N)``; on clean ``x``
+    ``(N,)``."""
     def at(e, k):
         k_pgd, k_target, k_noise = jax.random.split(k, 3)
-        images = (pgd(net, x, y, e, key=k_pgd, steps=steps, step_size=step * e), fgsm(net, x, y, e),
-                  pgd(net, x, jnp.full_like(y, target), e, key=k_target, steps=steps, step_size=step * e,
-                      targeted=True),
-                  random_signs_noise(x, e, key=k_noise))
-        return jnp.stack([jnp.argmax(jax.vmap(net)(im), axis=-1) for im in images])
+        attack = {"steps": steps, "restarts": restarts, "step_scale": scale}
+        untargeted = strongest_predictions(net, x, y, e, key=k_pgd, **attack)
+        targeted = (untargeted[:0] if target is None else
+                    strongest_predictions(net, x, jnp.full_like(y, target), e, key=k_target, targeted=True, **attack))
+        return untargeted, targeted, jnp.argmax(jax.vmap(net)(random_signs_noise(x, e, key=k_noise)), axis=-1)
 
     keys = jax.random.split(key, eps.shape[0])
-    return jax.lax.map(lambda args: at(*args), (eps, keys)).transpose(1, 0, 2), jnp.argmax(jax.vmap(net)(x), axis=-1)
+    return (*jax.lax.map(lambda args: at(*args), (eps, keys)), jnp.argmax(jax.vmap(net)(x), axis=-1))
 
 
-def rates(clean: np.ndarray, attacked: np.ndarray, y: np.ndarray, target: int) -> dict[str, np.ndarray]:
-    """Success rates and robust accuracy from predictions: ``(N,), (attacks, E, N) -> name -> (E,)``."""
+def rates(clean: np.ndarray, untargeted: np.ndarray, targeted: np.ndarray, noise: np.ndarray, y: np.ndarray,
+          target: int) -> dict[str, np.ndarray]:
+    """Success rates, robust accuracy and the images fooled, from predictions ``(N,)``, ``(E, 1 + R, N)`` twice and
+    ``(E, N)``: name -> ``(E,)`` (no targeted rate where ``targeted`` has no rows), and ``fooled`` ``(E, N)`` (the
+    strongest attack changes a correct prediction)."""
     right = clean == y
     others = right & (y != target)
 
-    def share(hits: np.ndarray) -> np.ndarray:  # (E, n) -> (E,); NaN where no image qualifies (untrained net)
-        return hits.mean(axis=1) if hits.shape[1] else np.full(hits.shape[0], np.nan)
+    def share(hits: np.ndarray, among: np.ndarray) -> np.ndarray:  # NaN where no image qualifies (untrained net)
+        return hits[:, among].mean(axis=1) if among.any() else np.full(hits.shape[0], np.nan)
 
-    out = {f"success/{a}": share(attacked[i][:, right] != y[right]) for i, a in enumerate(ATTACKS)}
-    out["success/pgd-targeted"] = share(attacked[2][:, others] == target)
-    out["robust_accuracy"] = np.mean(attacked[0] == y, axis=1)
-    return out
+    changed = untargeted != y  # (E, 1 + R, N)
+    fooled = changed.any(axis=1) & right
+    sent = {"success/pgd-targeted": share((targeted == target).any(axis=1), others)} if targeted.shape[1] else {}
+    return {"success/strongest": share(fooled, right), "success/fgsm": share(changed[:, 0], right),
+            "success/pgd": share(changed[:, 1], right), **sent, "success/noise": share(noise != y, right),
+            "robust_accuracy": np.mean(~changed.any(axis=1), axis=1), "fooled": fooled}
 
 
-def attack_nets(config: Config, models, seeds: tuple[int, ...], arm: str) -> dict[str, np.ndarray]:
-    """Every attack at every eps on each seed's network: name -> ``(S, E)``; clean accuracy ``(S,)``."""
+def attack_nets(config: Config, models, seeds: tuple[int, ...], arm: str, *, targeted: bool = True
+                ) -> dict[str, np.ndarray]:
+    """Every attack at every eps on each seed's network: name -> ``(S, E)``; clean accuracy ``(S,)``; ``fooled``
+    ``(S, E, N)`` and ``right`` ``(S, N)`` per image. Without ``targeted``, no targeted attack."""
     digits = load_digits()
     x, y = digits.x_test[:config.attack_images], digits.y_test[:config.attack_images]
     eps = jnp.asarray(grid(config), jnp.float32)
     rows = []
     for seed, net in zip(seeds, seed_models(models, len(seeds))):
-        attacked, clean = _attack_all(net, jnp.asarray(x), jnp.asarray(y), eps, derive_key(NAME, f"attack-{arm}", seed),
-                                      steps=config.pgd_steps, step=config.pgd_step_fraction, target=config.target_class)
-        rows.append({**rates(np.asarray(clean), np.asarray(attacked), y, config.target_class),
-                     "clean_accuracy": np.mean(np.asarray(clean) == y)})
+        *attacked, clean = (np.asarray(a) for a in _attack_all(
+            net, jnp.asarray(x), jnp.asarray(y), eps, derive_key(NAME, f"attack-{arm}", seed),
+            steps=config.pgd_steps, restarts=config.pgd_restarts, scale=config.pgd_step_scale,
+            target=config.target_class if targeted else None))
+        rows.append({**rates(clean, *attacked, y, config.target_class), "clean_accuracy": np.mean(clean == y),
+                     "right": clean == y})
     return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
@@ -198,30 +244,34 @@ def fit_linear(config: Config, kind: str, seed: int):
     state = int(numpy_rng(NAME, kind, seed).integers(2**31))
     model = (LinearSVC(C=config.svm_c, random_state=state, max_iter=20_000) if kind == "linear-svm"
              else LogisticRegression(C=config.svm_c, random_state=state, max_iter=5_000))
-    return model.fit(digits.x_train.reshape(len(digits.x_train), -1), digits.y_train)
+    x = digits.x_train[:config.train_images]
+    return model.fit(x.reshape(len(x), -1), digits.y_train[:config.train_images])
 
 
-def attack_linear(config: Config, kind: str, seeds: tuple[int, ...]) -> ArmResults:
+def attack_linear(config: Config, kind: str, seeds: tuple[int, ...]) -> tuple[ArmResults, dict[str, np.ndarray]]:
+    """The exact worst case at every eps: the arm's results and, per image, ``fooled`` ``(S, E, N)`` and ``right``
+    ``(S, N)``."""
     start = time.perf_counter()
     digits = load_digits()
     x = digits.x_test[:config.attack_images].reshape(config.attack_images, -1)
     y = digits.y_test[:config.attack_images]
-    success, clean = np.empty((len(seeds), len(grid(config)))), np.empty(len(seeds))
+    fooled = np.zeros((len(seeds), len(grid(config)), len(y)), bool)
+    right = np.zeros((len(seeds), len(y)), bool)
     for i, seed in enumerate(seeds):
         model = fit_linear(config, kind, seed)
-        right = model.predict(x) == y
-        clean[i] = right.mean()
-        for j, eps in enumerate(grid(config)):  # an untrained model classifies nothing right: NaN
-            success[i, j] = np.nan if not right.any() else 0.0
-            if right.any():
-                success[i, j] = linear_worst_case(model.coef_, model.intercept_, x[right], y[right], eps).mean()
-    final = {"clean_accuracy": clean, "success": _at(config, success)}
-    return ArmResults(steps=np.asarray(grid(config)), curves={"success/exact": success}, final=final,
-                      diverged=np.zeros(len(seeds), bool), wall_s=time.perf_counter() - start)
+        right[i] = model.predict(x) == y
+        for j, eps in enumerate(grid(config)):
+            fooled[i, j] = right[i] & linear_worst_case(model.coef_, model.intercept_, x, y, eps)
+    with np.errstate(invalid="ignore"):  # an untrained model classifies nothing right: NaN
+        success = fooled.sum(axis=2) / right.sum(axis=1)[:, None]
+    final = {"clean_accuracy": right.mean(axis=1), "success": _at(config, success)}
+    return (ArmResults(steps=np.asarray(grid(config)), curves={"success/exact": success}, final=final,
+                       diverged=np.zeros(len(seeds), bool), wall_s=time.perf_counter() - start),
+            {"fooled": fooled, "right": right})
 
 
 def size_for_half(eps: np.ndarray, success: np.ndarray) -> np.ndarray:
-    """Per seed, the eps at which the success rate first reaches 0.5 (linear between measured eps; NaN if it
+    """Per row, the eps at which the success rate first reaches 0.5 (linear between measured eps; NaN if it
     never does): ``(E,), (S, E) -> (S,)``."""
     out = np.full(success.shape[0], np.nan)
     for s, row in enumerate(success):
@@ -230,6 +280,24 @@ def size_for_half(eps: np.ndarray, success: np.ndarray) -> np.ndarray:
             j = above[0]
             out[s] = eps[0] if j == 0 else np.interp(0.5, row[j - 1:j + 1], eps[j - 1:j + 1])
     return out
+
+
+def pooled_half_size(eps: np.ndarray, right: np.ndarray, fooled: np.ndarray,
+                     images: np.ndarray | slice = slice(None)) -> float:
+    """eps50 of the success curve pooled over seeds on ``images``: ``(E,), (S, N), (S, E, N) -> float``; the
+    largest eps where the curve never reaches 0.5 (censored: see :func:`censored`), NaN where no image is right."""
+    right, fooled = right[:, images], fooled[:, :, images]
+    n = right.sum()
+    if n == 0:
+        return np.nan
+    curve = (fooled & right[:, None, :]).sum(axis=(0, 2)) / n
+    size = size_for_half(eps, curve[None])[0]
+    return float(eps[-1]) if np.isnan(size) else float(size)
+
+
+def censored(eps: np.ndarray, right: np.ndarray, fooled: np.ndarray) -> bool:
+    """Whether the pooled success curve stays below 0.5 up to the largest eps (eps50 is then only a lower bound)."""
+    return bool(right.any()) and ((fooled & right[:, None, :]).sum(axis=(0, 2)) / right.sum()).max() < 0.5
 
 
 def grid(config: Config | dict) -> tuple[float, ...]:
@@ -246,83 +314,121 @@ def _at(config: Config | dict, values: np.ndarray, eps: str | float = "attack_ep
 
 
 def run_net(config: Config, arm: str, seeds: tuple[int, ...], progress: Progress, *, model: ModelFactory,
-            optimizer: optax.GradientTransformation | None = None, adversarial: bool = False):
-    """Train and attack one network per seed: its results and the trained models."""
-    log = train_net(config, arm, seeds, progress, model=model, optimizer=optimizer, adversarial=adversarial)
+            optimizer: optax.GradientTransformation | None = None, train_epsilon: float = 0.0, targeted: bool = True):
+    """Train and attack one network per seed: its results, the images fooled and right, and the trained models."""
+    log = train_net(config, arm, seeds, progress, model=model, optimizer=optimizer, train_epsilon=train_epsilon)
     start = time.perf_counter()
-    measured = attack_nets(config, log.models, seeds, arm)
+    measured = attack_nets(config, log.models, seeds, arm, targeted=targeted)
+    per_image = {k: measured.pop(k) for k in ("fooled", "right")}
     curves = {k: v for k, v in measured.items() if k != "clean_accuracy"}
     final = {"clean_accuracy": measured["clean_accuracy"], **{k: _at(config, v) for k, v in curves.items()}}
     return ArmResults(steps=np.asarray(grid(config)), curves=curves, final=final, diverged=log.diverged,
-                      wall_s=log.wall_s + time.perf_counter() - start), log.models
+                      wall_s=log.wall_s + time.perf_counter() - start), per_image, log.models
 
 
 def examples(config: Config, models, seeds: tuple[int, ...], n: int = EXAMPLES) -> dict[str, np.ndarray]:
-    """The first ``n`` test digits, their PGD images at ``attack_epsilon`` and the CNN's readings, per seed."""
+    """The first ``n`` test digits, a PGD walk's images at ``attack_epsilon`` and the CNN's readings, per seed."""
     digits = load_digits()
     x, y = jnp.asarray(digits.x_test[:n]), jnp.asarray(digits.y_test[:n])
     eps = config.attack_epsilon
     rows = []
     for seed, net in zip(seeds, seed_models(models, len(seeds))):
         adv = pgd(net, x, y, eps, key=derive_key(NAME, "examples", seed), steps=config.pgd_steps,
-                  step_size=config.pgd_step_fraction * eps)
+                  step_size=config.pgd_step_scale * eps / config.pgd_steps)
         rows.append({"x": np.asarray(x), "adversarial": np.asarray(adv), "label": np.asarray(y),
                      **{k: np.asarray(jnp.argmax(jax.vmap(net)(im), axis=-1)) for k, im in (("before", x),
                                                                                           ("after", adv))}})
     return {f"examples/{k}": np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
+def half_size_interval(results: Results, arm: str) -> tuple[Check, bool]:
+    """An arm's pooled eps50 with its bootstrap interval over test images (a note), and whether it is censored."""
+    eps, diag = np.asarray(grid(results.config)), results.diagnostics
+    right, fooled = diag[f"right/{arm}"], diag[f"fooled/{arm}"]
+    iv = resampled_interval(right.shape[1], lambda images: pooled_half_size(eps, right, fooled, images))
+    cut = censored(eps, right, fooled)
+    grey = f"{iv.estimate / GREY_LEVEL:.2g} grey levels" if np.isfinite(iv.estimate) else "no grey levels"
+    return note(f"{arm} eps50", iv, f"{arm} eps50 {'>= ' if cut else ''}{iv} ({grey})"), cut
+
+
+def ratio_check(results: Results, linear: str, deep: str) -> Check:
+    """A linear model's eps50 over a deep model's, bootstrapped over the same resampled test images; judged within
+    ``RATIO_BAND``. A censored eps50 can only support a ratio outside the band."""
+    eps, diag = np.asarray(grid(results.config)), results.diagnostics
+
+    def size(arm: str, images) -> float:
+        return pooled_half_size(eps, diag[f"right/{arm}"], diag[f"fooled/{arm}"], images)
+
+    iv = resampled_interval(diag[f"right/{linear}"].shape[1], lambda images: size(linear, images) / size(deep,
+                                                                                                          images))
+    outcome = within(iv, *RATIO_BAND)
+    cut = [a for a in (linear, deep) if censored(eps, diag[f"right/{a}"], diag[f"fooled/{a}"])]
+    if cut and outcome == PASS:
+        outcome = UNSURE
+    label = f"eps50 ratio {linear} / {deep}" + (f" ({', '.join(cut)} never reach 50%: censored)" if cut else "")
+    return describe(label, iv, outcome, f"within [{RATIO_BAND[0]:g}, {RATIO_BAND[1]:g}]")
+
+
 @register
 class Adversarial(Experiment):
     name = NAME
     catalogue = "B1"
-    version = 1
+    version = 2
     title = "Imperceptible changes upend a classification"
     family = "robustness"
     claims = (CLAIM_IMPERCEPTIBLE, CLAIM_LINEAR, CLAIM_TRAINING)
     Config = Config
     profiles = {
-        "smoke": {"steps": 200, "eval_every": 100, "epsilons": (0.05, 0.3), "pgd_steps": 5, "pgd_step_fraction": 0.5,
-                  "attack_images": 60, "train_pgd_steps": 3, "train_epsilon": 0.1},
-        "quick": {"steps": 1_000, "pgd_steps": 20, "pgd_step_fraction": 1 / 15, "attack_images": 200,
-                  "train_pgd_steps": 5, "eval_every": 250},
+        "smoke": {"steps": 200, "eval_every": 100, "epsilons": (0.05, 0.1, 0.2, 0.3), "pgd_steps": 5,
+                  "pgd_restarts": 1, "attack_images": 60, "train_pgd_steps": 3},
+        "quick": {"steps": 1_000, "epsilons": (0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25), "pgd_steps": 20,
+                  "pgd_restarts": 2, "attack_images": 200, "train_pgd_steps": 3, "eval_every": 250},
         "paper": {},
     }
-    default_seeds = {"smoke": 2, "quick": 5, "paper": 8}
+    default_seeds = {"smoke": 2, "quick": 4, "paper": 8}
     untrained = {"learning_rate": 0.0}
     profile_notes = {
-        "smoke": "200 steps, 5-step attacks on 60 images: checks the plumbing, not the claims",
-        "quick": "1,000 Adam steps; PGD attacks of 20 steps of eps/15 on 200 test images; adversarial training "
-                 "with 5 PGD steps per batch (the paper profile: 40 of eps/30, on all 360, and 40 in training)",
-        "paper": "Madry et al.'s attack (40 PGD steps of eps/30: 0.01 at eps 0.3) and adversarial training (40 "
-                 "steps) on 8x8 digits; 3,000 Adam steps of 64 images",
+        "smoke": "200 steps, 5-step attacks from one start on 60 images: checks the plumbing, not the claims",
+        "quick": "1,000 Adam steps; the strongest of FGSM and PGD from 2 starts (20 steps of 2.5 eps/20) on 200 "
+                 "test images at 7 sizes from 0.05 to 0.25; adversarial training with 3 PGD steps of 2.5 eps/3 per "
+                 "batch (the paper profile: 5 starts of 40 steps on all 360 at 9 sizes up to 0.3, and 40 steps in "
+                 "training)",
+        "paper": "Madry et al.'s 40 PGD steps (of 2.5 eps/40) from 5 random starts, with FGSM; adversarial training "
+                 "with 40 steps; 8x8 digits, 3,000 Adam steps of 64 images",
     }
 
     def arms(self, config: Config) -> tuple[Arm, ...]:
-        return (Arm("cnn", "failing", "small CNN: attacked with PGD, FGSM, targeted PGD; random signs as control"),
-                Arm("mlp", "failing", "two-layer ReLU MLP, attacked the same way"),
+        trained = (f", trained on PGD images at eps {config.net_train_epsilon:g}" if config.net_train_epsilon
+                   else "")
+        return (Arm("cnn", "failing", f"small CNN{trained}: attacked with FGSM and PGD (the strongest per image) "
+                                      f"and targeted PGD; random signs as control"),
+                Arm("mlp", "failing", f"two-layer ReLU MLP{trained}, attacked the same way"),
                 Arm("linear-svm", "failing", "linear SVM (scikit-learn), exact worst-case perturbation"),
                 Arm("logistic-regression", "failing", "logistic regression (scikit-learn), exact worst case"),
                 Arm("random-signs", "control", "the CNN and MLP under random signs of each size: must flip almost "
                                                "nothing"),
-                Arm("cnn-adversarial", "remedy", f"the CNN trained on PGD images (eps {config.train_epsilon}, "
+                Arm("cnn-adversarial", "remedy", f"the CNN trained on PGD images (eps {config.train_epsilon:g}, "
                                                  f"{config.train_pgd_steps} steps)"))
 
     def run(self, config: Config, seeds: tuple[int, ...], progress: Progress = no_progress) -> Results:
         start = time.perf_counter()
-        arms, cnn_models = {}, None
-        arms["cnn"], cnn_models = run_net(config, "cnn", seeds, progress, model=digits_cnn)
-        arms["mlp"], _ = run_net(config, "mlp", seeds, progress, model=digits_mlp)
+        arms, per_image, cnn_models = {}, {}, None
+        for arm, model in (("cnn", digits_cnn), ("mlp", digits_mlp)):
+            arms[arm], per_image[arm], models = run_net(config, arm, seeds, progress, model=model,
+                                                        train_epsilon=config.net_train_epsilon)
+            cnn_models = models if arm == "cnn" else cnn_models
         arms["random-signs"] = ArmResults(
             steps=arms["cnn"].steps, curves={f"flips/{a}": arms[a].curves["success/noise"] for a in NETS},
             final={f"flips/{a}": arms[a].final["success/noise"] for a in NETS},
             diverged=arms["cnn"].diverged | arms["mlp"].diverged)
         for kind in LINEAR:
-            arms[kind] = attack_linear(config, kind, seeds)
-        arms["cnn-adversarial"], _ = run_net(config, "cnn-adversarial", seeds, progress, model=digits_cnn,
-                                             adversarial=True)
+            arms[kind], per_image[kind] = attack_linear(config, kind, seeds)
+        arms["cnn-adversarial"], _, _ = run_net(config, "cnn-adversarial", seeds, progress, model=digits_cnn,
+                                                train_epsilon=config.train_epsilon, targeted=False)
+        diagnostics = {f"{k}/{arm}": v for arm, values in per_image.items() for k, v in values.items()}
         return Results(experiment=NAME, version=self.version, config=to_dict(config), seeds=seeds, arms=arms,
-                       diagnostics=examples(config, cnn_models, seeds), wall_s=time.perf_counter() - start)
+                       diagnostics={**diagnostics, **examples(config, cnn_models, seeds)},
+                       wall_s=time.perf_counter() - start)
 
     def verdicts(self, results: Results) -> list[Verdict]:
         return [self._verdict_imperceptible(results), self._verdict_linear(results), self._verdict_training(results)]
@@ -341,40 +447,44 @@ class Adversarial(Experiment):
         eps = results.config["attack_epsilon"]
         checks = [self._share(f"{a} {label} success at eps {eps:g}", results.arms[a].final[f"success/{attack}"],
                               ">=", SUCCESS_MIN)
-                  for attack, label in (("pgd", "PGD"), ("pgd-targeted", f"targeted PGD (to "
-                                                         f"{results.config['target_class']})")) for a in NETS]
+                  for attack, label in (("strongest", "strongest-attack"),
+                                        ("pgd-targeted", f"targeted (to {results.config['target_class']})"))
+                  for a in NETS]
         checks += [self._share(f"{a} random-sign flips at eps {eps:g}",
                                results.arms["random-signs"].final[f"flips/{a}"], "<=", NOISE_MAX) for a in NETS]
-        eps_grid = np.asarray(grid(results.config))
-        notes = [note(f"{a} {attack} eps50", iv := mean_interval(size_for_half(eps_grid, results.arms[a].curves[
-            f"success/{attack}"])), f"{a} {label} reaches 50% success at eps {iv}")
-            for a in (*NETS, *LINEAR) for attack, label in (("pgd", "PGD"), ("pgd-targeted", "targeted PGD"),
-                                                            ("exact", "the exact worst case"))
-            if f"success/{attack}" in results.arms[a].curves]
+        notes = [half_size_interval(results, a)[0] for a in (*NETS, *LINEAR)]
+        for a in NETS:
+            final = results.arms[a].final
+            parts = {k: mean_interval(final[f"success/{k}"], bounds=ACCURACY) for k in ("fgsm", "pgd", "strongest")}
+            notes.append(note(f"{a} attacks", parts["strongest"],
+                              f"{a} success at eps {eps:g}: FGSM {parts['fgsm']}, one PGD walk {parts['pgd']}, "
+                              f"the strongest per image {parts['strongest']}"))
         if 0.25 in grid(results.config):
             for a in NETS:
-                iv = mean_interval(_at(results.config, results.arms[a].curves["success/fgsm"], 0.25))
+                iv = mean_interval(_at(results.config, results.arms[a].curves["success/fgsm"], 0.25),
+                                   bounds=ACCURACY)
                 notes.append(note(f"{a} FGSM 0.25", iv, f"{a} FGSM success at eps 0.25 {iv} (Goodfellow et al. "
                                                         f"2015 on MNIST: 99.9% error softmax, 89.4% maxout)"))
-        rule = (f"reproduced if at eps {eps:g} the 95% intervals of PGD's success rate (share of correctly classified "
-                f"test images whose prediction changes) and of targeted PGD's (share sent to the target) are >= "
-                f"{SUCCESS_MIN} for the CNN and the MLP, and random signs of the same size flip <= {NOISE_MAX}, "
-                f"while both classify clean digits with accuracy >= {LEARNED}")
-        return decide(claim_id=CLAIM_IMPERCEPTIBLE.id, quantity=f"CNN PGD success rate at eps {eps:g}", rule=rule,
-                      main=checks[0], extra=tuple(checks[1:]), controls=self._learned(results, NETS),
+        rule = (f"reproduced if at eps {eps:g} the 95% intervals (over seeds) of the strongest attack's success "
+                f"rate (share of correctly classified test images that FGSM or a PGD walk from any of "
+                f"{results.config['pgd_restarts']} starts changes) and of targeted attacks' (share sent to the "
+                f"target) are >= {SUCCESS_MIN} for the CNN and the MLP, and random signs of the same size flip <= "
+                f"{NOISE_MAX}, while both classify clean digits with accuracy >= {LEARNED}")
+        return decide(claim_id=CLAIM_IMPERCEPTIBLE.id, quantity=f"CNN strongest-attack success rate at eps {eps:g}",
+                      rule=rule, main=checks[0], extra=tuple(checks[1:]), controls=self._learned(results, NETS),
                       notes=tuple(notes))
 
     def _verdict_linear(self, results: Results) -> Verdict:
-        eps = results.config["attack_epsilon"]
-        checks = [self._share(f"{a} exact worst-case success at eps {eps:g}", results.arms[a].final["success"], ">=",
-                              SUCCESS_MIN) for a in LINEAR]
-        cnn = mean_interval(results.arms["cnn"].final["success/pgd"])
-        rule = (f"reproduced if at eps {eps:g} the 95% intervals of the exact worst-case success rate are >= "
-                f"{SUCCESS_MIN} for the linear SVM and logistic regression, while they and the CNN they are compared "
-                f"with classify clean digits with accuracy >= {LEARNED}")
-        return decide(claim_id=CLAIM_LINEAR.id, quantity=f"linear SVM worst-case success rate at eps {eps:g}",
-                      rule=rule, main=checks[0], extra=(checks[1],), controls=self._learned(results, (*LINEAR, "cnn")),
-                      notes=(note("CNN PGD", cnn, f"for comparison, CNN PGD success at eps {eps:g}: {cnn}"),))
+        checks = [ratio_check(results, linear, deep) for linear in LINEAR for deep in NETS]
+        notes = tuple(half_size_interval(results, a)[0] for a in (*LINEAR, *NETS))
+        rule = (f"reproduced if the 95% interval of every linear model's eps50 (exact worst case) over every deep "
+                f"model's (strongest attack) lies within [{RATIO_BAND[0]:g}, {RATIO_BAND[1]:g}] (eps50: the size "
+                f"at which half of the correctly classified test images are fooled, from the success curve pooled "
+                f"over seeds; percentile bootstrap over the test images, paired across models), while every model "
+                f"classifies clean digits with accuracy >= {LEARNED}")
+        return decide(claim_id=CLAIM_LINEAR.id, quantity="eps50 of the linear SVM over the CNN's", rule=rule,
+                      main=checks[0], extra=tuple(checks[1:]), controls=self._learned(results, (*LINEAR, *NETS)),
+                      notes=notes)
 
     def _verdict_training(self, results: Results) -> Verdict:
         eps = results.config["attack_epsilon"]
@@ -383,31 +493,35 @@ class Adversarial(Experiment):
         cost = mean_interval(plain["clean_accuracy"] - trained["clean_accuracy"])
         main = describe(f"robust accuracy gain at eps {eps:g} (PGD-trained minus standard CNN)", gain,
                         at_least(gain, ROBUST_GAIN_MIN), f">= {ROBUST_GAIN_MIN}")
-        paid = describe("clean accuracy cost (standard minus PGD-trained CNN)", cost, at_least(cost, 0.0), ">= 0")
+        small = describe("clean accuracy cost (standard minus PGD-trained CNN)", cost, at_most(cost, CLEAN_COST_MAX),
+                         f"<= {CLEAN_COST_MAX}")
         robust, clean = ({arm: mean_interval(values[key], bounds=ACCURACY) for arm, values in
                           (("trained", trained), ("plain", plain))} for key in ("robust_accuracy", "clean_accuracy"))
         notes = [note("robust accuracy", robust["trained"],
                       f"PGD-trained CNN robust accuracy at eps {eps:g} {robust['trained']}, clean {clean['trained']}; "
-                      f"standard CNN {robust['plain']}, clean {clean['plain']}")]
+                      f"standard CNN {robust['plain']}, clean {clean['plain']}; whether clean accuracy falls at all "
+                      f"(Madry et al.: by 0.4 points) is shown, not judged: 360 test digits cannot resolve it")]
         if 0.3 in grid(results.config):
-            iv = mean_interval(_at(results.config, results.arms["cnn-adversarial"].curves["robust_accuracy"], 0.3))
+            iv = mean_interval(_at(results.config, results.arms["cnn-adversarial"].curves["robust_accuracy"], 0.3),
+                               bounds=ACCURACY)
             notes.append(note("robust 0.3", iv, f"PGD-trained CNN robust accuracy at eps 0.3 {iv} (trained at eps "
                                                 f"{results.config['train_epsilon']:g}; Madry et al. 2018, MNIST, "
                                                 f"trained at 0.3: about 89%)"))
         rule = (f"reproduced if the 95% interval (paired over seeds) of the PGD-trained CNN's robust accuracy at eps "
-                f"{eps:g} minus the standard CNN's is >= {ROBUST_GAIN_MIN} and that of the standard CNN's clean "
-                f"accuracy minus the PGD-trained one's is >= 0 (a cost), while the standard CNN learns (>= {LEARNED})")
+                f"{eps:g} (under the strongest attack) minus the standard CNN's is >= {ROBUST_GAIN_MIN} and that of "
+                f"the standard CNN's clean accuracy minus the PGD-trained one's is <= {CLEAN_COST_MAX} (a small "
+                f"cost: non-inferiority), while the standard CNN learns (>= {LEARNED})")
         return decide(claim_id=CLAIM_TRAINING.id, quantity=f"robust accuracy gain at eps {eps:g}", rule=rule,
-                      main=main, extra=(paid,), controls=self._learned(results, ("cnn",)), notes=tuple(notes))
+                      main=main, extra=(small,), controls=self._learned(results, ("cnn",)), notes=tuple(notes))
 
     def figures(self, results: Results) -> dict:
         from deeplimits.report.style import plot_band
 
         eps = np.asarray(grid(results.config))
         fig, (ax, robust) = new_figure(2, width=5.2)
-        lines = [("cnn", "pgd", "CNN, PGD", "-"), ("cnn", "pgd-targeted", "CNN, targeted PGD", "--"),
-                 ("cnn", "fgsm", "CNN, FGSM", ":"), ("mlp", "pgd", "MLP, PGD", "-"),
-                 ("mlp", "pgd-targeted", "MLP, targeted PGD", "--"), ("cnn", "noise", "CNN, random signs", "-."),
+        lines = [("cnn", "strongest", "CNN, strongest", "-"), ("cnn", "pgd-targeted", "CNN, targeted", "--"),
+                 ("cnn", "fgsm", "CNN, FGSM", ":"), ("mlp", "strongest", "MLP, strongest", "-"),
+                 ("mlp", "pgd-targeted", "MLP, targeted", "--"), ("cnn", "noise", "CNN, random signs", "-."),
                  ("mlp", "noise", "MLP, random signs", "-.")]
         for arm, attack, label, style in lines:
             plot_band(ax, eps, results.arms[arm].curves[f"success/{attack}"], label=label,
@@ -416,12 +530,13 @@ class Adversarial(Experiment):
             plot_band(ax, eps, results.arms[arm].curves["success/exact"], label=f"{arm}, exact", color=color)
         ax.axvline(results.config["attack_epsilon"], color="grey", linewidth=0.8)
         ax.axvline(GREY_LEVEL, color="grey", linewidth=0.8, linestyle=":", label="one grey level")
+        ax.axhline(0.5, color="grey", linewidth=0.6, linestyle="--")
         ax.set(xlabel="L-infinity size eps (pixels in [0, 1])", ylabel="success rate",
                title="Attacks on 8x8 digits (95% bands over seeds)", ylim=(-0.02, 1.02))
         ax.legend(fontsize=7)
         for color, arm in zip(PALETTE, ("cnn", "cnn-adversarial")):
             plot_band(robust, eps, results.arms[arm].curves["robust_accuracy"], label=arm, color=color)
-        robust.set(xlabel="PGD size eps", ylabel="robust accuracy (accuracy on PGD images)", ylim=(-0.02, 1.02),
+        robust.set(xlabel="size eps of the strongest attack", ylabel="robust accuracy", ylim=(-0.02, 1.02),
                    title=f"Adversarial training at eps {results.config['train_epsilon']:g}")
         robust.legend(fontsize=8)
         return {CLAIM_IMPERCEPTIBLE.id: fig, CLAIM_LINEAR.id: fig, CLAIM_TRAINING.id: fig,
