@@ -50,6 +50,17 @@ def test_sorting_scores_worked_by_hand():
         {"exact": 0.0, "per_position": 0.0, "kendall_tau": -1 / 3})
     # two elements at rank 0: positions 0 and 1 get no single value; position 2 is right
     assert so.score(np.array([[2, 0, 0]]), values)["per_position"] == pytest.approx(1 / 3)
+    # tau of the scores, not of the ranks rounded from them: the order can be right where the ranks are not
+    scores = np.array([[0.9, 0.1, 0.2]])
+    assert so.decode(scores).tolist() == [[2, 0, 0]]
+    assert so.score(so.decode(scores), values, scores) == pytest.approx(
+        {"exact": 0.0, "per_position": 1 / 3, "kendall_tau": 1.0})
+
+
+def test_normalised_ranks_count_only_the_unmasked_elements():
+    values = jnp.array([[0.3, 0.1, 0.2, 0.0], [0.5, 0.9, 0.7, 0.8]])
+    mask = jnp.array([[True, True, True, False], [True, True, True, True]])
+    np.testing.assert_allclose(so.normalised_ranks(values, mask), [[1.0, 0.0, 0.5, 0.0], [0.0, 1.0, 1 / 3, 2 / 3]])
 
 
 def test_the_comparator_is_antisymmetric_and_counts_what_each_element_beats():
@@ -58,15 +69,18 @@ def test_the_comparator_is_antisymmetric_and_counts_what_each_element_beats():
     g = comparator.pairwise(values)
     np.testing.assert_allclose(g, -g.T, atol=1e-6)
     np.testing.assert_allclose(jnp.diag(g), 0.0, atol=1e-6)
-    np.testing.assert_array_equal(comparator(values), jnp.sum(g > 0, axis=1))
+    np.testing.assert_allclose(comparator(values, jnp.ones(4, bool)), jnp.sum(g > 0, axis=1) / 3)  # normalised
 
 
-def test_rankers_read_any_length_up_to_the_longest():
+def test_rankers_read_any_length_up_to_the_longest_and_ignore_what_is_masked():
     config = registry.get("sorting").config_for("smoke")
-    for arm in ("mlp", "transformer"):
+    for arm in ("mlp", "transformer", "comparator"):
         net = so.model_factory(config, arm)(jax.random.key(0))
         for length in (config.train_length, config.longest):
-            assert net(jnp.linspace(0, 1, length)).shape == (length, config.longest)
+            assert net(jnp.linspace(0, 1, length), jnp.ones(length, bool)).shape == (length,)
+        values, mask = jnp.array([0.3, 0.1, 0.2, 0.6]), jnp.array([True, True, True, False])
+        changed = values.at[3].set(5.0)  # a padded slot's value must not matter
+        np.testing.assert_allclose(net(values, mask)[:3], net(changed, mask)[:3], atol=1e-6)
 
 
 @pytest.mark.parametrize(("name", "setting", "message"), [
@@ -76,7 +90,7 @@ def test_rankers_read_any_length_up_to_the_longest():
     ("extrapolation", "trials=", "trials"),
     ("sorting", "test_lengths=0", "out of range"),
     ("sorting", "test_lengths=", "test_lengths"),
-    ("sorting", "shifted_values=2,1", "min < max"),
+    ("sorting", "judged_shift=3", "is not one of shifts"),
 ])
 def test_bad_settings_exit_2_and_store_nothing(results_home, name, setting, message):
     from typer.testing import CliRunner

@@ -131,13 +131,15 @@ def test_extrapolation_quick_reproduces_both_claims():
 
 @pytest.mark.slow
 def test_sorting_quick_verdict():
-    """Both networks fail on longer sequences and the Transformer on shifted values, but our MLP still sorts about a
-    third of the sequences with values in [1, 2], so the claim as stated is not reproduced; the comparator
-    generalizes to both."""
+    """With a length-agnostic output (normalised ranks) the Transformer keeps the order of longer sequences and of
+    values in [1, 2] (Kendall tau near 1) while its exact accuracy there is near 0, and the MLP keeps the order of
+    shifted values: the failure the claim states (neither exact nor close in order) is not what we see."""
     record = deeplimits.run("sorting", profile="quick")
     verdict = record.verdict("sorting-no-generalization")
     assert verdict.status == "not_reproduced", verdict.detail
     arms = record.results.arms
-    assert arms["mlp"].final["exact/shifted"].mean() > 0.1 and arms["transformer"].final["exact/shifted"].max() < 0.1
+    transformer = arms["transformer"].final
+    assert transformer["kendall_tau/length-15"].min() > 0.9 and transformer["exact/length-15"].max() < 0.1
+    assert arms["mlp"].final["kendall_tau/length-15"].mean() < 0.3  # the MLP's untrained slots carry no order
     comparator = arms["comparator"].final
-    assert comparator["exact/length-15"].min() > 0.9 and comparator["exact/shifted"].min() > 0.9
+    assert comparator["exact/length-15"].min() > 0.9 and comparator["exact/shift-1"].min() > 0.9

@@ -155,23 +155,25 @@ def statistic_interval(values: np.ndarray, statistic: Callable[..., np.ndarray],
     return Interval(estimate, float(ci.low), float(ci.high), int(x.size), missing, *worst, "bca")
 
 
-def resampled_interval(n_items: int, statistic: Callable[[np.ndarray], float], *, confidence: float = CONFIDENCE,
-                       seed: int = 0, n_resamples: int = 2_000) -> Interval:
+def resampled_interval(n_items: int, statistic: Callable[[np.ndarray], float], *, n_seeds: int,
+                       confidence: float = CONFIDENCE, seed: int = 0, n_resamples: int = 2_000) -> Interval:
     """``statistic(indices)`` of ``n_items`` items (test images) with a percentile bootstrap over them (SciPy).
 
     For statistics of many items that no per-seed value carries (the size at which half of the
     images are fooled, a ratio of two such sizes): ``statistic`` takes an array of item indices,
     drawn with replacement, and returns one number; NaN resamples make the interval NaN.
-    ``Interval.n`` counts the items.
+    ``Interval.n`` keeps its meaning, the seeds that entered the estimate: ``n_seeds``, the seeds
+    whose items ``statistic`` pools (0 when the estimate is not finite).
     """
     everything = np.arange(n_items)
     estimate = float(statistic(everything))
+    entered = n_seeds if np.isfinite(estimate) else 0
     if n_items < 2 or not np.isfinite(estimate):
-        return Interval(estimate, np.nan, np.nan, n_items if np.isfinite(estimate) else 0, method="bootstrap")
+        return Interval(estimate, np.nan, np.nan, entered, method="bootstrap")
     ci = stats.bootstrap((everything,), statistic, vectorized=False, confidence_level=confidence,
                          n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed)
                          ).confidence_interval
-    return Interval(estimate, float(ci.low), float(ci.high), n_items, method="bootstrap")
+    return Interval(estimate, float(ci.low), float(ci.high), entered, method="bootstrap")
 
 
 def tail_mean(curve: np.ndarray, fraction: float = 0.1) -> np.ndarray:

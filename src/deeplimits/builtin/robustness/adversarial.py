@@ -345,7 +345,8 @@ def half_size_interval(results: Results, arm: str) -> tuple[Check, bool]:
     """An arm's pooled eps50 with its bootstrap interval over test images (a note), and whether it is censored."""
     eps, diag = np.asarray(grid(results.config)), results.diagnostics
     right, fooled = diag[f"right/{arm}"], diag[f"fooled/{arm}"]
-    iv = resampled_interval(right.shape[1], lambda images: pooled_half_size(eps, right, fooled, images))
+    iv = resampled_interval(right.shape[1], lambda images: pooled_half_size(eps, right, fooled, images),
+                            n_seeds=right.shape[0])
     cut = censored(eps, right, fooled)
     grey = f"{iv.estimate / GREY_LEVEL:.2g} grey levels" if np.isfinite(iv.estimate) else "no grey levels"
     return note(f"{arm} eps50", iv, f"{arm} eps50 {'>= ' if cut else ''}{iv} ({grey})"), cut
@@ -359,8 +360,8 @@ def ratio_check(results: Results, linear: str, deep: str) -> Check:
     def size(arm: str, images) -> float:
         return pooled_half_size(eps, diag[f"right/{arm}"], diag[f"fooled/{arm}"], images)
 
-    iv = resampled_interval(diag[f"right/{linear}"].shape[1], lambda images: size(linear, images) / size(deep,
-                                                                                                          images))
+    iv = resampled_interval(diag[f"right/{linear}"].shape[1], lambda images: size(linear, images) / size(deep, images),
+                            n_seeds=diag[f"right/{deep}"].shape[0])
     outcome = within(iv, *RATIO_BAND)
     cut = [a for a in (linear, deep) if censored(eps, diag[f"right/{a}"], diag[f"fooled/{a}"])]
     if cut and outcome == PASS:
