@@ -18,9 +18,23 @@ def test_projectile_range_and_the_fitted_laws_are_exact_without_noise():
     drag = ex.fit_law(config, (0, 1), approximate=True)  # (S, T, 2): b, c of v^2 sin(2 theta) (b + c v)
     np.testing.assert_allclose(drag[:, 1:], np.broadcast_to([1 / 9.81, 0.0], (2, 2, 2)), atol=1e-9)
     linear = registry.get("extrapolation").config_for("smoke", noise=0.0, trials=(3, 64), target="linear")
-    np.testing.assert_allclose(ex.fit_law(linear, (0,)), np.broadcast_to([1.0, 1 / 3, 0.0], (1, 2, 3)), atol=1e-9)
+    np.testing.assert_allclose(ex.fit_law(linear, (0,)), np.broadcast_to([1.0, 1 / 3, -8.0], (1, 2, 3)), atol=1e-9)
     x, r = ex.trials_of(linear, 0, 5)
-    assert r == pytest.approx(x[:, 0] + x[:, 1] / 3)
+    assert r == pytest.approx(x[:, 0] + x[:, 1] / 3 - 8)
+
+
+@pytest.mark.parametrize("target", ["range", "linear"])
+def test_a_predictor_that_stops_at_the_edge_of_the_box_is_far_off_so_the_falsifier_can_fail(target):
+    config = registry.get("extrapolation").config_for("quick", target=target)
+    stopped = ex.stopped_at_the_edge(config)
+    assert stopped["inside"] == 0.0
+    assert stopped["shell-1.5-2"] >= 1.4 * ex.OUTSIDE_MIN  # 0.92 (range), 0.295 (linear): the rule sees it
+    # a linear extrapolation with its slopes 10% off stays well below the threshold on the linear target
+    grid, scale = ex.test_points(config)
+    truth = ex.observed_quantity(config, grid[:, 0], grid[:, 1])
+    centre = ex.observed_quantity(config, *(np.array([c]) for c in ex.box(config)[0]))[0]
+    if target == "linear":
+        assert ex.relative_errors(centre + 1.1 * (truth - centre), truth, scale)["shell-1.5-2"] < ex.OUTSIDE_MIN / 2
 
 
 def test_test_points_fall_in_the_box_or_one_of_its_two_shells():
@@ -81,6 +95,14 @@ def test_rankers_read_any_length_up_to_the_longest_and_ignore_what_is_masked():
         values, mask = jnp.array([0.3, 0.1, 0.2, 0.6]), jnp.array([True, True, True, False])
         changed = values.at[3].set(5.0)  # a padded slot's value must not matter
         np.testing.assert_allclose(net(values, mask)[:3], net(changed, mask)[:3], atol=1e-6)
+
+
+def test_a_linear_target_must_stay_positive_on_the_doubled_box():
+    from deeplimits.config import ConfigError
+
+    with pytest.raises(ConfigError, match="needs it positive"):
+        registry.get("extrapolation").config_for("quick", target="linear", speed_range=(4.0, 8.0))
+    registry.get("extrapolation").config_for("quick", target="range", speed_range=(4.0, 8.0))
 
 
 @pytest.mark.parametrize(("name", "setting", "message"), [

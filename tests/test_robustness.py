@@ -118,9 +118,39 @@ def test_eps50_interpolates_the_pooled_success_curve_and_flags_a_curve_that_neve
     fooled[:, 1:, :3] = True  # 6 of 8 at 0.2 and 0.3: 0.75
     assert pooled_half_size(eps, right, fooled) == pytest.approx(0.15)
     assert not censored(eps, right, fooled)
-    assert pooled_half_size(eps, right, fooled, np.array([3, 3])) == 0.3 and censored(eps, right[:, [3]],
-                                                                                     fooled[:, :, [3]])
+    assert pooled_half_size(eps, right, fooled, images=np.array([3, 3])) == 0.3
+    assert censored(eps, right[:, [3]], fooled[:, :, [3]]) == "above"  # never fooled: eps50 is at least 0.3
+    assert pooled_half_size(eps, right, fooled, seeds=np.array([0, 0]), images=np.array([0, 0])) == 0.1
+    assert censored(eps, right[:, [0]], fooled[:1, :, [0]]) == "below"  # fooled from the smallest eps: at most 0.1
     assert np.isnan(pooled_half_size(eps, np.zeros_like(right), fooled))  # nothing classified right
+
+
+def _results_with_half_sizes(**first_fooled_at):
+    """Results whose arms' images are fooled from the eps index given per image (len(eps): never)."""
+    from types import SimpleNamespace
+
+    eps = (0.05, 0.1, 0.15, 0.2)
+    diagnostics = {}
+    for arm, first in first_fooled_at.items():
+        first = np.asarray(first)  # (N,)
+        fooled = np.arange(len(eps))[:, None] >= first[None, :]  # (E, N)
+        diagnostics[f"fooled/{arm}"] = np.broadcast_to(fooled, (3, *fooled.shape)).copy()
+        diagnostics[f"right/{arm}"] = np.ones((3, len(first)), bool)
+    return SimpleNamespace(config={"epsilons": eps, "attack_epsilon": 0.1}, diagnostics=diagnostics)
+
+
+@pytest.mark.parametrize(("linear", "deep", "status"), [
+    ([1] * 20, [1] * 20, "pass"),  # the same eps50 (0.1): a ratio of 1
+    ([4] * 20, [0] * 20, "fail"),  # the linear model never reaches 50% (>= 0.2) and the deep one at once: above 2
+    ([0] * 20, [4] * 20, "fail"),  # the reverse: at most 0.05 over at least 0.2, below 0.5
+    ([4] * 20, [4] * 20, "unsure"),  # both censored: the ratio is not bounded on either side
+    ([2] * 20, [0] * 20, "fail"),  # 0.15 over at most 0.05: at least 3, above the band whatever the bound hides
+    ([1] * 20, [0] * 20, "unsure"),  # 0.1 over at most 0.05: at least 2, so inside the band is not shown
+])
+def test_a_censored_eps50_bounds_the_ratio_on_one_side_only(linear, deep, status):
+    from deeplimits.builtin.robustness.adversarial import ratio_check
+
+    assert ratio_check(_results_with_half_sizes(lin=linear, net=deep), "lin", "net").outcome == status
 
 
 def test_the_linear_worst_case_is_the_best_corner_of_the_box():
@@ -167,3 +197,22 @@ def test_excess_ece_covers_zero_for_a_calibrated_classifier_and_not_for_an_overc
     overconfident = rng.random((5, 360)) < confidence - 0.05
     excess, _ = excess_ece_interval(confidence, overconfident)
     assert excess.low > 0.0
+
+
+def test_the_true_class_rank_counts_ties_against_it_and_the_argmin_reads_the_least_likely_class():
+    from deeplimits.builtin.robustness.color_inversion import true_class_rank
+
+    logits = np.array([[2.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 2.0]])
+    rank, argmin = true_class_rank(logits, np.array([0, 0, 0]))
+    assert rank == pytest.approx((0 + 1 + 2) / 3)  # first; tied for first (counts as second); last
+    assert argmin == pytest.approx(1 / 3)  # only the third image's least likely class is the true one
+
+
+def test_an_inversion_invariant_network_reads_an_image_and_its_negative_alike():
+    from deeplimits.builtin.robustness.color_inversion import InversionInvariant, invert
+    from deeplimits.engine.classify import digits_cnn
+
+    net = InversionInvariant(digits_cnn(jax.random.key(0)))
+    image = jax.random.uniform(jax.random.key(1), (8, 8))
+    np.testing.assert_allclose(net(image), net(invert(image, 1.0)), atol=1e-5)
+    assert not np.allclose(net.net(image), net.net(invert(image, 1.0)), atol=1e-3)  # the bare net does not

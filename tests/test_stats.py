@@ -168,6 +168,10 @@ def test_an_interval_of_a_bounded_quantity_stays_within_its_bounds():
     assert np.isnan(mean_interval(np.array([0.5]), bounds=(0.0, 1.0)).low)  # one seed: still no interval
     with_diverged = mean_interval(np.array([1.0, 0.998, 1.0, np.nan]), bounds=(0.0, 1.0))
     assert 0.0 <= with_diverged.worst_low and with_diverged.worst_high <= 1.0
+    error = mean_interval(np.array([0.01, 0.03, 0.0]), bounds=(0.0, np.inf))  # an error: one open end
+    assert error.low == 0.0 and error.high == mean_interval(np.array([0.01, 0.03, 0.0])).high
+    open_diverged = mean_interval(np.array([0.01, 0.03, 0.0, np.nan]), bounds=(0.0, np.inf))
+    assert open_diverged.worst_low == 0.0 and open_diverged.worst_high == np.inf  # a diverged error could be any
 
 
 def test_one_seed_is_said_to_be_too_few_not_a_failed_control():
@@ -200,12 +204,29 @@ def test_a_bootstrap_over_items_brackets_its_estimate_and_narrows_with_more_item
     values = rng.normal(1.0, 1.0, size=400)
 
     def widths(n):
-        iv = resampled_interval(n, lambda items: float(np.mean(values[:n][items])), n_seeds=3)
-        assert iv.estimate == pytest.approx(np.mean(values[:n])) and iv.low < iv.estimate < iv.high and iv.n == 3
+        iv = resampled_interval(n, lambda seeds, items: float(np.mean(values[:n][items])), n_seeds=1)
+        assert iv.estimate == pytest.approx(np.mean(values[:n])) and iv.low < iv.estimate < iv.high and iv.n == 1
         assert iv.method == "bootstrap"
         return iv.high - iv.low
 
     assert widths(400) < 0.7 * widths(100)  # ~1/sqrt(n): half as wide at four times the items
     t = mean_interval(values)
     assert widths(400) == pytest.approx(t.high - t.low, rel=0.15)  # a mean's bootstrap agrees with Student t
-    assert resampled_interval(10, lambda items: np.nan, n_seeds=3).n == 0
+    assert resampled_interval(10, lambda seeds, items: np.nan, n_seeds=3).n == 0
+
+
+def test_the_two_way_bootstrap_carries_the_spread_between_seeds():
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0.0, 1.0, size=(6, 300))  # (seeds, items)
+    offsets = np.array([-1.5, -1.0, -0.5, 0.5, 1.0, 1.5])[:, None]  # each seed's model a little off
+
+    def pooled_mean(values):
+        return lambda seeds, items: float(values[seeds][:, items].mean())
+
+    same = resampled_interval(300, pooled_mean(noise), n_seeds=6)
+    spread = resampled_interval(300, pooled_mean(noise + offsets), n_seeds=6)
+    assert spread.n == 6 and spread.low < spread.estimate < spread.high
+    assert spread.high - spread.low > 3 * (same.high - same.low)  # the seeds' spread dominates, as it should
+    # the seeds' part: about the Student-t interval of the six seed means
+    t = mean_interval((noise + offsets).mean(axis=1))
+    assert spread.high - spread.low == pytest.approx(t.high - t.low, rel=0.5)

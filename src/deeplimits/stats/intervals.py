@@ -9,8 +9,9 @@
 - :func:`share_interval`: a share of seeds with an exact Clopper-Pearson interval.
 - :func:`statistic_interval`: any other statistic with a BCa bootstrap (SciPy); meant
   for many samples (test examples), not for a handful of seeds.
-- :func:`resampled_interval`: a statistic of many items (test images) that no per-item
-  value carries, with a percentile bootstrap over the items (SciPy).
+- :func:`resampled_interval`: a statistic of seeds crossed with many items (test images)
+  that no per-seed value carries, with a two-way percentile bootstrap over seeds and items
+  (SciPy's bootstrap resamples one axis of paired samples, not two crossed ones).
 
 Seeds whose value is not finite (their run diverged) are left out of the interval
 and counted in ``Interval.n_missing``. Where the quantity has known ``bounds`` (an
@@ -81,9 +82,10 @@ def mean_interval(values: np.ndarray, *, confidence: float = CONFIDENCE,
                   bounds: tuple[float, float] | None = None) -> Interval:
     """Mean over seeds with a Student-t interval; non-finite values are left out and counted.
 
-    ``bounds``: the range the quantity can take (e.g. ``(0, 1)`` for an accuracy). The interval is
-    cut to it (a mean of accuracies is never above 1, so ``[0.9977, 1.001]`` reads ``[0.9977, 1]``;
-    cutting can only raise the coverage), and it bounds what left-out seeds could have done.
+    ``bounds``: the range the quantity can take (e.g. ``(0, 1)`` for an accuracy, ``(0, inf)`` for an
+    error). The interval is cut to it (a mean of accuracies is never above 1, so ``[0.9977, 1.001]``
+    reads ``[0.9977, 1]``; cutting can only raise the coverage), and it bounds what left-out seeds
+    could have done (an open end: they could have done anything that way).
     """
     x, missing = _finite(values)
     if x.size == 0:
@@ -94,7 +96,14 @@ def mean_interval(values: np.ndarray, *, confidence: float = CONFIDENCE,
     if not missing:
         return Interval(estimate, low, high, int(x.size), method=method)
     worst_low, worst_high = -np.inf, np.inf
-    if bounds is not None:
+    finite = [b for b in bounds or () if np.isfinite(b)]
+    if finite and len(finite) < 2:  # one open end (an error >= 0): the left-out seeds can push only the other
+        ends = [_clip(_t_bounds(np.concatenate([x, np.full(missing, finite[0])]), confidence), bounds)]
+        if np.isfinite(bounds[0]):
+            worst_low = min(low, ends[0][0]) if x.size >= 2 else ends[0][0]
+        else:
+            worst_high = max(high, ends[0][1]) if x.size >= 2 else ends[0][1]
+    elif finite:
         ends = [_clip(_t_bounds(np.concatenate([x, np.full(missing, b)]), confidence), bounds) for b in bounds]
         worst_low = min(low, *(e[0] for e in ends)) if x.size >= 2 else min(e[0] for e in ends)
         worst_high = max(high, *(e[1] for e in ends)) if x.size >= 2 else max(e[1] for e in ends)
@@ -155,25 +164,31 @@ def statistic_interval(values: np.ndarray, statistic: Callable[..., np.ndarray],
     return Interval(estimate, float(ci.low), float(ci.high), int(x.size), missing, *worst, "bca")
 
 
-def resampled_interval(n_items: int, statistic: Callable[[np.ndarray], float], *, n_seeds: int,
+def resampled_interval(n_items: int, statistic: Callable[[np.ndarray, np.ndarray], float], *, n_seeds: int,
                        confidence: float = CONFIDENCE, seed: int = 0, n_resamples: int = 2_000) -> Interval:
-    """``statistic(indices)`` of ``n_items`` items (test images) with a percentile bootstrap over them (SciPy).
+    """``statistic(seeds, items)`` of ``n_seeds`` seeds crossed with ``n_items`` items (every seed's model read on
+    the same test images), with a two-way percentile bootstrap: each resample draws the seeds and, independently,
+    the items with replacement, so the interval carries both the seed-to-seed spread and the sampling error of the
+    items (with one seed, only the items').
 
     For statistics of many items that no per-seed value carries (the size at which half of the
-    images are fooled, a ratio of two such sizes): ``statistic`` takes an array of item indices,
-    drawn with replacement, and returns one number; NaN resamples make the interval NaN.
-    ``Interval.n`` keeps its meaning, the seeds that entered the estimate: ``n_seeds``, the seeds
-    whose items ``statistic`` pools (0 when the estimate is not finite).
+    images are fooled, pooled over seeds; a ratio of two such sizes): ``statistic`` takes arrays of
+    seed and item indices and returns one number; a NaN resample makes the interval NaN.
+    ``Interval.n`` keeps its meaning, the seeds that entered the estimate (0 when it is not finite).
     """
-    everything = np.arange(n_items)
-    estimate = float(statistic(everything))
+    seeds, items = np.arange(n_seeds), np.arange(n_items)
+    estimate = float(statistic(seeds, items))
     entered = n_seeds if np.isfinite(estimate) else 0
     if n_items < 2 or not np.isfinite(estimate):
         return Interval(estimate, np.nan, np.nan, entered, method="bootstrap")
-    ci = stats.bootstrap((everything,), statistic, vectorized=False, confidence_level=confidence,
-                         n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed)
-                         ).confidence_interval
-    return Interval(estimate, float(ci.low), float(ci.high), entered, method="bootstrap")
+    rng = np.random.default_rng(seed)
+    draws = np.array([statistic(rng.integers(n_seeds, size=n_seeds) if n_seeds > 1 else seeds,
+                                rng.integers(n_items, size=n_items)) for _ in range(n_resamples)], float)
+    if not np.isfinite(draws).all():
+        return Interval(estimate, np.nan, np.nan, entered, method="bootstrap")
+    tail = 50 * (1 - confidence)
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return Interval(estimate, float(low), float(high), entered, method="bootstrap")
 
 
 def tail_mean(curve: np.ndarray, fraction: float = 0.1) -> np.ndarray:
