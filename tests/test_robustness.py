@@ -199,6 +199,41 @@ def test_excess_ece_covers_zero_for_a_calibrated_classifier_and_not_for_an_overc
     assert excess.low > 0.0
 
 
+def test_the_debiased_squared_ece_worked_by_hand_and_unbiased_where_the_plug_in_is_not():
+    from deeplimits.diagnostics import debiased_squared_ece
+
+    # one bin (15 bins: confidences in (14/15, 1]); accuracy 3/4, confidence 0.95: (0.75 - 0.95)^2 - 0.75 * 0.25 / 3
+    confidence, correct = np.full(4, 0.95), np.array([1.0, 1.0, 1.0, 0.0])
+    assert debiased_squared_ece(confidence, correct) == pytest.approx(0.04 - 0.0625)
+    assert debiased_squared_ece(confidence, correct, weights=np.ones(4)) == debiased_squared_ece(confidence, correct)
+    rng = np.random.default_rng(0)
+    for shift in (0.0, 0.03):
+        estimates, plug_in = [], []
+        for _ in range(300):
+            c = np.clip(1 - rng.exponential(0.05, 360), 0.1, 1.0)
+            k = rng.random(360) < np.clip(c - shift, 0.0, 1.0)
+            estimates.append(debiased_squared_ece(c, k))
+            plug_in.append(expected_calibration_error(c, k) ** 2)
+        assert np.mean(estimates) == pytest.approx(shift**2, abs=2e-4)  # unbiased: 0 and 9e-4
+        assert np.mean(plug_in) > shift**2 + 2e-4  # the plug-in square is not
+
+
+def test_the_folds_predict_every_digit_once_from_a_network_that_never_saw_it():
+    from deeplimits.builtin.robustness.overconfidence import fold_splits
+
+    splits = fold_splits(5)
+    digits = load_digits()
+    everything = np.concatenate([digits.x_train, digits.x_val, digits.x_test]).reshape(1797, -1)
+    tested = np.concatenate([s["test"][0] for s in splits]).reshape(-1, 64)
+    assert len(tested) == 1797 and len(np.unique(tested, axis=0)) == len(np.unique(everything, axis=0))
+    for split in splits:
+        assert len(split["train"][0]) == len(digits.x_train)  # one compiled program for every fold
+        seen = {row.tobytes() for part in ("train", "val") for row in split[part][0].reshape(-1, 64)}
+        assert not any(row.tobytes() in seen for row in split["test"][0].reshape(-1, 64)
+                       if (everything == row).all(axis=1).sum() == 1)  # duplicated digits aside
+    np.testing.assert_array_equal(splits[0]["train"][0], digits.x_train)  # fold 0 is the fixed split
+
+
 def test_the_true_class_rank_counts_ties_against_it_and_the_argmin_reads_the_least_likely_class():
     from deeplimits.builtin.robustness.color_inversion import true_class_rank
 

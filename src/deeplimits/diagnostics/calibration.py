@@ -6,12 +6,19 @@ calibration error (ECE) sorts predictions into ``bins`` equal-width confidence
 bins on [0, 1] and averages |accuracy - mean confidence| over the bins, weighted by
 their share of the predictions. Temperature scaling divides the logits by one T > 0
 fitted to minimise the NLL on a validation split.
+
+The plug-in ECE of a few hundred predictions is biased upwards (|accuracy - confidence|
+in a bin is positive even where their expectations agree). Kumar, Liang & Ma 2019
+("Verified Uncertainty Calibration", section 5) debias the squared error of each bin by
+the variance of its accuracy: ``debiased_squared_ece`` estimates the binned squared
+calibration error (the L2 ECE squared) without that bias, so it can be negative when
+the true error is near 0, and a square root of its interval is read in ECE's units.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize, special, stats
 
 from deeplimits.stats import Interval
 
@@ -102,3 +109,70 @@ def excess_ece_interval(confidence: np.ndarray, correct: np.ndarray, *, bins: in
     low, high = np.quantile(samples, [tail, 1 - tail], axis=0)
     return tuple(Interval(float(e), float(lo), float(hi), n_seeds, method="bootstrap")
                  for e, lo, hi in zip(estimates, low, high))
+
+
+def debiased_squared_ece(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS,
+                         weights: np.ndarray | None = None) -> float:
+    """Kumar et al. 2019's debiased estimate of the squared L2 calibration error over ``bins`` equal-width bins:
+    ``(N,), (N,) -> scalar``: sum over bins of n_b / N * ((a_b - c_b)^2 - a_b (1 - a_b) / (n_b - 1)), a_b the
+    bin's accuracy and c_b its mean confidence; a_b (1 - a_b) / (n_b - 1) is the unbiased estimate of the
+    variance of a_b, which the plug-in square adds. Bins with one prediction carry no estimate and are left out
+    (their share still counts in N).
+
+    ``weights`` (how many times each prediction is counted, as in a bootstrap resample): a_b and c_b become
+    weighted means, and the variance of a weighted mean, a (1 - a) sum(w^2) / W^2, is estimated without bias by
+    a_b (1 - a_b) s / (1 - s), s = sum(w^2) / W^2 (1 / (n_b - 1) when every weight is 1), so a resample that
+    repeats predictions is debiased for the repeats too."""
+    confidence, correct = np.asarray(confidence, np.float64), np.asarray(correct, np.float64)
+    weights = np.ones_like(confidence) if weights is None else np.asarray(weights, np.float64)
+    if weights.sum() == 0:
+        return np.nan
+    index = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    total = np.bincount(index, weights=weights, minlength=bins)
+    squares = np.bincount(index, weights=weights**2, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):  # empty bins: 0 / 0, left out below
+        share = squares / total**2  # 1 / n_b without repeats
+        used = (total > 0) & (share < 1.0)
+        accuracy = np.bincount(index, weights=weights * correct, minlength=bins)[used] / total[used]
+        mean_confidence = np.bincount(index, weights=weights * confidence, minlength=bins)[used] / total[used]
+    per_bin = (accuracy - mean_confidence) ** 2 - accuracy * (1 - accuracy) * share[used] / (1 - share[used])
+    return float(np.sum(total[used] * per_bin) / weights.sum())
+
+
+JACKKNIFE_GROUPS = 20  # groups of test examples left out in turn
+
+
+def squared_ece_interval(confidence: np.ndarray, correct: np.ndarray, *, bins: int = ECE_BINS,
+                         baseline: tuple[np.ndarray, np.ndarray] | None = None,
+                         confidence_level: float = 0.95) -> Interval:
+    """The debiased squared ECE of seeds' predictions on a shared test split, a mean over seeds:
+    ``(S, N), (S, N) -> Interval``. With ``baseline`` (confidences and correctness of other predictions on the same
+    examples), the difference (this minus the baseline), paired by seed and example.
+
+    The interval carries both the sampling error of the test examples and the seeds' spread: its variance is a
+    grouped jackknife over the examples (``JACKKNIFE_GROUPS`` groups left out in turn, the seeds' mean recomputed
+    each time) plus the variance of the seeds' mean, with Student's t at S - 1 degrees of freedom (conservative:
+    the seeds' spread holds some of the examples' error again). Not a bootstrap: a resample repeats examples, and
+    the estimator, debiased for independent examples, is then biased upwards (we measured a resample mean of
+    0.0024 for an estimate of 0.0008)."""
+    confidence, correct = np.asarray(confidence, np.float64), np.asarray(correct, np.float64)
+    n_seeds, n = confidence.shape
+
+    def per_seed(keep):
+        values = np.array([debiased_squared_ece(confidence[s, keep], correct[s, keep], bins)
+                           for s in range(n_seeds)])
+        if baseline is not None:
+            values -= np.array([debiased_squared_ece(baseline[0][s, keep], baseline[1][s, keep], bins)
+                                for s in range(n_seeds)])
+        return values
+
+    everything = per_seed(np.ones(n, bool))
+    estimate = float(everything.mean())
+    if n_seeds < 2 or not np.isfinite(estimate):
+        return Interval(estimate, np.nan, np.nan, n_seeds if np.isfinite(estimate) else 0, method="jackknife")
+    groups = np.arange(n) % JACKKNIFE_GROUPS
+    left_out = np.array([per_seed(groups != g).mean() for g in range(JACKKNIFE_GROUPS)])
+    items = (JACKKNIFE_GROUPS - 1) / JACKKNIFE_GROUPS * np.sum((left_out - left_out.mean()) ** 2)
+    spread = float(np.sqrt(items + everything.var(ddof=1) / n_seeds))
+    half = stats.t.ppf(0.5 + confidence_level / 2, n_seeds - 1) * spread
+    return Interval(estimate, estimate - half, estimate + half, n_seeds, method="jackknife")
