@@ -26,7 +26,7 @@ _LINEAR_TARGET = ("Xu et al. 2021 predict that a ReLU MLP extrapolates a target 
                   "width, not for its target, and we do not use it")
 # Falsifying settings that must flip the measure the verdict shows, not only another check of the rule
 DECIDED_BY_THE_MAIN = {"adversarial-imperceptible", "adversarial-not-only-deep", "sorting-no-generalization",
-                       "color-inversion-breaks"}
+                       "color-inversion-breaks", "overconfidence-miscalibrated", "overconfidence-out-of-distribution"}
 NOT_YET: dict[str, str] = {"pwl-autoencoder-kinks": _AUTOENCODER, "pwl-autoencoder-larger": _AUTOENCODER,
                            "extrapolation-local-only": _LINEAR_TARGET}
 

@@ -111,32 +111,23 @@ def excess_ece_interval(confidence: np.ndarray, correct: np.ndarray, *, bins: in
                  for e, lo, hi in zip(estimates, low, high))
 
 
-def debiased_squared_ece(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS,
-                         weights: np.ndarray | None = None) -> float:
+def debiased_squared_ece(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
     """Kumar et al. 2019's debiased estimate of the squared L2 calibration error over ``bins`` equal-width bins:
     ``(N,), (N,) -> scalar``: sum over bins of n_b / N * ((a_b - c_b)^2 - a_b (1 - a_b) / (n_b - 1)), a_b the
     bin's accuracy and c_b its mean confidence; a_b (1 - a_b) / (n_b - 1) is the unbiased estimate of the
     variance of a_b, which the plug-in square adds. Bins with one prediction carry no estimate and are left out
-    (their share still counts in N).
-
-    ``weights`` (how many times each prediction is counted, as in a bootstrap resample): a_b and c_b become
-    weighted means, and the variance of a weighted mean, a (1 - a) sum(w^2) / W^2, is estimated without bias by
-    a_b (1 - a_b) s / (1 - s), s = sum(w^2) / W^2 (1 / (n_b - 1) when every weight is 1), so a resample that
-    repeats predictions is debiased for the repeats too."""
+    (their share still counts in N). It assumes independent predictions: a bootstrap resample, which repeats
+    them, biases it upwards (see :func:`squared_ece_interval`)."""
     confidence, correct = np.asarray(confidence, np.float64), np.asarray(correct, np.float64)
-    weights = np.ones_like(confidence) if weights is None else np.asarray(weights, np.float64)
-    if weights.sum() == 0:
+    if confidence.size == 0:
         return np.nan
     index = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
-    total = np.bincount(index, weights=weights, minlength=bins)
-    squares = np.bincount(index, weights=weights**2, minlength=bins)
-    with np.errstate(invalid="ignore", divide="ignore"):  # empty bins: 0 / 0, left out below
-        share = squares / total**2  # 1 / n_b without repeats
-        used = (total > 0) & (share < 1.0)
-        accuracy = np.bincount(index, weights=weights * correct, minlength=bins)[used] / total[used]
-        mean_confidence = np.bincount(index, weights=weights * confidence, minlength=bins)[used] / total[used]
-    per_bin = (accuracy - mean_confidence) ** 2 - accuracy * (1 - accuracy) * share[used] / (1 - share[used])
-    return float(np.sum(total[used] * per_bin) / weights.sum())
+    count = np.bincount(index, minlength=bins)
+    used = count >= 2
+    accuracy = np.bincount(index, weights=correct, minlength=bins)[used] / count[used]
+    mean_confidence = np.bincount(index, weights=confidence, minlength=bins)[used] / count[used]
+    per_bin = (accuracy - mean_confidence) ** 2 - accuracy * (1 - accuracy) / (count[used] - 1)
+    return float(np.sum(count[used] * per_bin) / confidence.size)
 
 
 JACKKNIFE_GROUPS = 20  # groups of test examples left out in turn
@@ -151,10 +142,10 @@ def squared_ece_interval(confidence: np.ndarray, correct: np.ndarray, *, bins: i
 
     The interval carries both the sampling error of the test examples and the seeds' spread: its variance is a
     grouped jackknife over the examples (``JACKKNIFE_GROUPS`` groups left out in turn, the seeds' mean recomputed
-    each time) plus the variance of the seeds' mean, with Student's t at S - 1 degrees of freedom (conservative:
-    the seeds' spread holds some of the examples' error again). Not a bootstrap: a resample repeats examples, and
-    the estimator, debiased for independent examples, is then biased upwards (we measured a resample mean of
-    0.0024 for an estimate of 0.0008)."""
+    each time) plus the variance of the seeds' mean, with Student's t at the Welch-Satterthwaite degrees of
+    freedom of that sum (conservative: the seeds' spread holds some of the examples' error again). Not a
+    bootstrap: a resample repeats examples, and the estimator, debiased for independent examples, is then biased
+    upwards (we measured a resample mean of 0.0024 for an estimate of 0.0008)."""
     confidence, correct = np.asarray(confidence, np.float64), np.asarray(correct, np.float64)
     n_seeds, n = confidence.shape
 
@@ -173,6 +164,8 @@ def squared_ece_interval(confidence: np.ndarray, correct: np.ndarray, *, bins: i
     groups = np.arange(n) % JACKKNIFE_GROUPS
     left_out = np.array([per_seed(groups != g).mean() for g in range(JACKKNIFE_GROUPS)])
     items = (JACKKNIFE_GROUPS - 1) / JACKKNIFE_GROUPS * np.sum((left_out - left_out.mean()) ** 2)
-    spread = float(np.sqrt(items + everything.var(ddof=1) / n_seeds))
-    half = stats.t.ppf(0.5 + confidence_level / 2, n_seeds - 1) * spread
+    between = everything.var(ddof=1) / n_seeds
+    total = items + between
+    freedom = total**2 / (items**2 / (JACKKNIFE_GROUPS - 1) + between**2 / (n_seeds - 1)) if total > 0 else 1.0
+    half = stats.t.ppf(0.5 + confidence_level / 2, freedom) * float(np.sqrt(total))
     return Interval(estimate, estimate - half, estimate + half, n_seeds, method="jackknife")

@@ -33,8 +33,8 @@ claim 1): the same networks with their logits divided by T. `ensemble` (remedy,
 claim 2): per seed, ``ensemble_size`` networks of their own on the fixed split.
 Controls: the networks must learn (test accuracy >= 0.9); a power check
 (`shifted-labels`: the CNN's confidences with labels drawn correct with probability
-confidence - ``POWER_SHIFT``, an overconfidence of known size, 3 points as Guo et
-al.'s LeNet-5's ECE) in which the measure must find it, and a null
+confidence - ``POWER_SHIFT``, an overconfidence of known size, 3 points as Guo et al.'s
+LeNet-5's ECE) in which the measure must find it, and a null
 (`calibrated-labels`: labels drawn correct with probability confidence) in which it
 must not.
 """
@@ -89,7 +89,11 @@ from deeplimits.stats import (
 )
 
 NAME = "overconfidence"
-POWER_SHIFT = 0.03  # the power check's injected miscalibration: accuracy 3 points below confidence
+# The power check's injected overconfidence: accuracy 3 points below confidence, the size Guo et al. report for
+# LeNet-5 on MNIST (ECE 3.02%). 1 point, the review's +1.2 on the fixed split, is not found in the falsifying
+# setting (label smoothing: confidences near 0.2, where each label varies most), so a failed power check would
+# hide a decisive refutation; what size the interval could decide is a note (about 2.8 standard errors).
+POWER_SHIFT = 0.03
 CONFIDENT = 0.5  # "high" confidence: half the probability on one class (uniform is 0.1)
 LOW_ACCURACY = 0.5  # accuracy on inverted digits "low": at most one half
 LEARNED = 0.9
@@ -312,8 +316,10 @@ class Overconfidence(Experiment):
         arms["cnn-temperature"].final["temperature"] = np.array(temperatures)
         # cross-validated predictions for the calibration claim: every digit, by a network that never saw it
         for k, split in enumerate(fold_splits(config.folds)[1:], start=1):
-            fold_nets = seed_models(train_networks(config, f"cnn-fold-{k}", seeds, progress, split=split).models,
-                                    len(seeds))
+            fold_log = train_networks(config, f"cnn-fold-{k}", seeds, progress, split=split)
+            fold_nets = seed_models(fold_log.models, len(seeds))
+            for arm in ("cnn", "cnn-temperature"):
+                arms[arm].diverged = arms[arm].diverged | fold_log.diverged
             (x_val, y_val), (x_test, y_test) = split["val"], split["test"]
             for arm in ("cnn", "cnn-temperature"):
                 probabilities = []
@@ -325,10 +331,12 @@ class Overconfidence(Experiment):
                 for key, value in ((f"confidence/{arm}", p.max(axis=2)),
                                    (f"correct/{arm}", (p.argmax(axis=2) == y_test).astype(np.float64))):
                     diagnostics[key] = np.concatenate([diagnostics[key], value], axis=1)
-        # the power check and the null: labels drawn from the CNN's confidences, shifted by POWER_SHIFT or not
+        # the power check and the null: labels drawn from the CNN's confidences, shifted by POWER_SHIFT or not. One
+        # uniform per digit, shared by every seed (and independent of the seeds, so seed s alone draws what it
+        # draws in a batch): the real labels are shared too, so the seeds' errors are correlated as theirs are.
         confidence = diagnostics["confidence/cnn"]  # (S, N)
         for arm, shift in (("shifted-labels", POWER_SHIFT), ("calibrated-labels", 0.0)):
-            draws = np.stack([numpy_rng(NAME, arm, seed).random(confidence.shape[1]) for seed in seeds])
+            draws = numpy_rng(NAME, arm, 0).random(confidence.shape[1])[None, :]
             diagnostics[f"correct/{arm}"] = (draws < np.clip(confidence - shift, 0.0, 1.0)).astype(np.float64)
             arms[arm] = ArmResults(steps=np.array([config.steps]), curves={},
                                    final={"accuracy": diagnostics[f"correct/{arm}"].mean(axis=1)},
@@ -341,8 +349,10 @@ class Overconfidence(Experiment):
 
     @staticmethod
     def _learned(results: Results) -> Check:
-        iv = mean_interval(results.arms["cnn"].final["accuracy"], bounds=ACCURACY)
-        return describe("CNN test accuracy (control)", iv, at_least(iv, LEARNED), f">= {LEARNED}")
+        """Every network behind the judged numbers must learn: the folds' held-out accuracy, all digits."""
+        iv = pooled_mean(results.diagnostics["correct/cnn"], bounds=ACCURACY)
+        n = results.diagnostics["correct/cnn"].shape[1]
+        return describe(f"CNN accuracy on {n} held-out digits (control)", iv, at_least(iv, LEARNED), f">= {LEARNED}")
 
     def _verdict_calibration(self, results: Results) -> Verdict:
         diag, cnn = results.diagnostics, results.arms["cnn"].final
@@ -359,10 +369,11 @@ class Overconfidence(Experiment):
         power_check = describe(f"power check: labels correct with probability confidence - {POWER_SHIFT:g}, "
                                f"confidence minus accuracy", power, at_least(power, 0.0), "> 0 (must be found)")
         null = pooled_mean(confidence - diag["correct/calibrated-labels"])
-        null_found = at_least(null, 0.0) == PASS
+        null_found = null.low > 0 or null.high < 0
         null_check = Check("null", null, FAIL if null_found else PASS,
                            f"null (labels correct with probability confidence): confidence minus accuracy {null} "
-                           f"{'is' if null_found else 'is not'} found > 0 (it must not be)")
+                           f"{'excludes' if null_found else 'covers'} 0 (it must cover it)")
+        detectable = 2.8 * (gap.high - gap.low) / (2 * 1.96)  # 80% power at a 5% two-sided level
         squared = {arm: squared_ece_interval(diag[f"confidence/{arm}"], diag[f"correct/{arm}"])
                    for arm in ("cnn", "cnn-temperature", "ensemble")}
         squared_power = squared_ece_interval(confidence, diag["correct/shifted-labels"])
@@ -371,27 +382,33 @@ class Overconfidence(Experiment):
                                   expected_calibration_error)
         t = mean_interval(results.arms["cnn-temperature"].final["temperature"], bounds=(0.0, np.inf))
         scaled = results.arms["cnn-temperature"].final
-        notes = (note("ECE", raw, f"plug-in ECE (15 bins) {raw}, biased upwards on a few hundred predictions "
+        notes = (note("detectable", gap, f"the smallest gap this interval finds 80% of the time: about "
+                                         f"{detectable:.2g} (2.8 standard errors)"),
+                 note("ECE", raw, f"plug-in ECE (15 bins) {raw}, biased upwards on a few hundred predictions "
                                   f"(Guo et al. 2017, LeNet-5 on MNIST: 3.02%)"),
                  note("debiased squared ECE", squared["cnn"],
                       f"debiased squared ECE (Kumar et al. 2019) {squared['cnn']}, as L2 {_root(squared['cnn'])}; "
                       f"after temperature scaling {squared['cnn-temperature']}; ensemble {squared['ensemble']}; "
                       f"its power check (an injected {POWER_SHIFT:g}, {POWER_SHIFT ** 2:g} squared) reads "
                       f"{squared_power}, which {'excludes' if squared_power.low > 0 else 'does not exclude'} 0: "
-                      f"shown, not judged"),
+                      f"shown, not judged (the ensemble's on the fixed split's {diag['confidence/ensemble'].shape[1]} "
+                      f"test digits)"),
                  note("after temperature scaling", scaled_raw,
                       f"after temperature scaling (T {t}): plug-in ECE {scaled_raw} (Guo et al.: 0.93%), confidence "
                       f"minus accuracy {pooled_mean(scaled_gap)}"),
                  *(note(k, iv := mean_interval(cnn[k], bounds=(0.0, np.inf)), f"{k.upper()} {iv} -> "
                         f"{mean_interval(scaled[k], bounds=(0.0, np.inf))} after temperature scaling")
                    for k in ("nll", "brier")))
-        rule = (f"reproduced if the 95% interval (two-way bootstrap over seeds and test examples) of the CNN's mean "
-                f"confidence (largest softmax probability) minus its accuracy lies above 0 and that of the change "
-                f"of its absolute value under temperature scaling (T fitted on the validation split) is <= 0, while "
-                f"the CNN learns (test accuracy >= {LEARNED}), the same measure finds an injected overconfidence "
-                f"of {POWER_SHIFT:g} on the same confidences (power check) and does not find one where the labels "
+        n = confidence.shape[1]
+        rule = (f"reproduced if the 95% interval (two-way bootstrap over seeds and digits) of the CNN's mean "
+                f"confidence (largest softmax probability) minus its accuracy on {n} held-out digits "
+                f"({results.config['folds']} folds) lies above 0 and that of the change of its absolute value under "
+                f"temperature scaling (T fitted on a held-out part of each network's data) is <= 0 (a percentile "
+                f"bootstrap of an absolute value leans upwards near 0: the conservative side), while the CNN learns "
+                f"(held-out accuracy >= {LEARNED}), the same measure finds an injected overconfidence of "
+                f"{POWER_SHIFT:g} on the same confidences (power check) and its interval covers 0 where the labels "
                 f"are drawn from the confidences (null)")
-        return decide(claim_id=CLAIM_CALIBRATION.id, quantity="mean confidence minus accuracy (test digits)",
+        return decide(claim_id=CLAIM_CALIBRATION.id, quantity=f"mean confidence minus accuracy ({n} held-out digits)",
                       rule=rule, main=main, extra=(reduced,), controls=(self._learned(results), power_check,
                                                                          null_check), notes=notes)
 
@@ -421,7 +438,8 @@ class Overconfidence(Experiment):
                       for name in OOD_SETS)
         rule = (f"reproduced if the 95% intervals (two-way bootstrap over seeds and images) of the CNN's mean largest "
                 f"softmax probability on uniform noise and on inverted digits are >= {CONFIDENT} and of its "
-                f"accuracy on inverted digits <= {LOW_ACCURACY}, and those (over seeds) of the ensemble's AUROC "
+                f"accuracy on inverted digits <= {LOW_ACCURACY}, and those (over seeds only: one AUROC per seed) of "
+                f"the ensemble's AUROC "
                 f"minus the CNN's, telling test digits from noise and from inverted digits by confidence, are >= 0, "
                 f"while the CNN learns (test accuracy >= {LEARNED})")
         return decide(claim_id=CLAIM_OOD.id, quantity="mean largest softmax probability on uniform noise",
