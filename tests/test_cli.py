@@ -42,6 +42,11 @@ def test_show_lists_claims_arms_fields_and_profiles():
         assert text in result.output, text
 
 
+def test_show_prints_text_in_square_brackets_as_it_is_not_as_markup():
+    result = invoke("show", "sorting")  # rich would read "[s, s + 1]" as a style tag and drop it
+    assert result.exit_code == 0 and "test values in [s, s + 1] at length L" in result.output
+
+
 @pytest.mark.slow
 def test_falsify_runs_the_setting_and_says_whether_it_flipped(results_home):
     result = invoke("falsify", "portfolio", "--claim", "portfolio-variance-ratio")

@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -104,7 +105,7 @@ def run(
             notes.append(f"{v.claim_id}: measured = {v.quantity}{budget}\n  why: {v.detail}\n"
                          f"  figure: {figure or 'none'}")
     console.print(table)
-    console.print("\n".join(notes), highlight=False, soft_wrap=True)
+    console.print("\n".join(notes), highlight=False, soft_wrap=True, markup=False)  # "[s, s + 1]" is no tag
     console.print(f"report (refreshed): {(results_dir(out) / 'report.html').resolve()}", highlight=False,
                   soft_wrap=True)
 
@@ -148,13 +149,13 @@ def falsify(
             raise _fail(str(exc)) from None
         for claim in exp.claims:
             if claim.id in wanted and claim.falsified_by is None:
-                lines.append(f"{claim.id}: no falsifying setting; {claim.unfalsifiable}")
+                lines.append(f"{claim.id}: no falsifying setting; {escape(claim.unfalsifiable)}")
         for f in done:
             v = f.verdict
             missed += not f.falsified
             flipped = "[green]falsified: yes[/]" if f.falsified else "[red]falsified: NO[/]"
             lines.append(f"{f.claim_id}: {_status(v.status)} {_fmt(v.estimate)} [{_fmt(v.low)}, {_fmt(v.high)}], "
-                         f"{flipped}\n  setting: {f.why} (run {f.record.key})")
+                         f"{flipped}\n  setting: {escape(f.why)} (run {f.record.key})")
     console.print("falsifying settings: each claim must come out not_reproduced", highlight=False)
     console.print("\n".join(lines), highlight=False, soft_wrap=True)
     if missed:
@@ -337,7 +338,8 @@ def sweep(
                         f"[{_fmt(verdicts[c].low)}, {_fmt(verdicts[c].high)}]" if c in verdicts else "-"
                         for c in claims])
     console.print(table)
-    console.print("where verdicts flip:\n  " + "\n  ".join(record.flips), highlight=False, soft_wrap=True)
+    console.print("where verdicts flip:\n  " + "\n  ".join(record.flips), highlight=False, soft_wrap=True,
+                  markup=False)
     console.print(f"{record.computed} point(s) computed, {len(record.points) - record.computed} served from the "
                   f"store, in {record.wall_s:.1f} s\nfigure: {record.figure.get('png')}\n"
                   f"report (refreshed): {(results_dir(out) / 'report.html').resolve()}", highlight=False,
@@ -385,17 +387,18 @@ def show(experiment: str = typer.Argument(..., help="experiment name")) -> None:
         exp = registry.get(experiment)
     except UnknownExperimentError as exc:
         raise _fail(str(exc)) from None
-    console.print(f"[bold]{exp.name}[/] (version {exp.version}): {exp.title}")
+    console.print(f"[bold]{exp.name}[/] (version {exp.version}): {escape(exp.title)}")
     for claim in exp.claims:
         f = claim.falsified_by
         falsifiable = (f"falsified by ({f.profile} profile, {f.seeds} seeds, "
                        f"{', '.join(f'{k}={_value(v)}' for k, v in f.overrides.items()) or 'as it is'}): {f.why}"
                        if f else f"cannot be falsified: {claim.unfalsifiable}")
-        console.print(f"\n[bold]claim {claim.id}[/] ({claim.kind})\n  {claim.statement}\n  source: {claim.source}\n"
-                      f"  expected: {claim.expected}\n  {falsifiable}", highlight=False)
+        console.print(f"\n[bold]claim {claim.id}[/] ({claim.kind})\n  {escape(claim.statement)}\n  source: "
+                      f"{escape(claim.source)}\n  expected: {escape(claim.expected)}\n  {escape(falsifiable)}",
+                      highlight=False)
     console.print("\n[bold]arms[/] (quick profile)")
     for arm in exp.arms(exp.config_for("quick")):
-        console.print(f"  {arm.name:<18} {arm.role:<8} {arm.description}", highlight=False)
+        console.print(f"  {arm.name:<18} {arm.role:<8} {arm.description}", highlight=False, markup=False)
     console.print("\n[bold]config[/] (defaults are the source's settings, i.e. the paper profile; "
                   "override with --set key=value)")
     types = field_types(exp.Config)
@@ -405,11 +408,11 @@ def show(experiment: str = typer.Argument(..., help="experiment name")) -> None:
         accepted = describe_range(f)
         console.print(f"  [bold]{f.name}[/] = {_value(f.default)}  ({describe_type(types[f.name])}"
                       f"{'; ' + accepted if accepted else ''}{'; ' + ', '.join(by_profile) if by_profile else ''})"
-                      f"\n      {f.metadata.get('help', '')}", highlight=False, soft_wrap=True)
+                      f"\n      {escape(f.metadata.get('help', ''))}", highlight=False, soft_wrap=True)
     console.print("\n[bold]profiles[/]")
     for name in exp.profiles:
         console.print(f"  {name:<6} {exp.profile_notes.get(name, '')} "
-                      f"(default {exp.default_seeds[name]} seeds)", highlight=False)
+                      f"(default {exp.default_seeds[name]} seeds)", highlight=False, markup=False)
 
 
 @app.command()
