@@ -7,6 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from deeplimits import registry
+from deeplimits.config import to_dict
 from deeplimits.data import GREY_LEVEL, load_digits
 from deeplimits.diagnostics import (
     brier_score,
@@ -19,6 +21,7 @@ from deeplimits.diagnostics import (
 from deeplimits.engine.attacks import fgsm, linear_worst_case, pgd, random_signs_noise, strongest_predictions
 from deeplimits.engine.classify import DigitsCNN, digits_mlp
 from deeplimits.engine.conv import PatchConv, from_conv2d, max_pool_2x2
+from deeplimits.experiment import Results
 
 
 def test_digits_are_split_once_stratified_and_scaled():
@@ -253,3 +256,18 @@ def test_an_inversion_invariant_network_reads_an_image_and_its_negative_alike():
     image = jax.random.uniform(jax.random.key(1), (8, 8))
     np.testing.assert_allclose(net(image), net(invert(image, 1.0)), atol=1e-5)
     assert not np.allclose(net.net(image), net.net(invert(image, 1.0)), atol=1e-3)  # the bare net does not
+
+
+def test_without_adversarial_training_there_is_no_remedy_arm_and_its_claim_is_not_judged():
+    """train_epsilon 0 (the falsifying setting of the attack claims, which do not read the remedy) trains no
+    remedy; the training claim then says it was not judged instead of reading an arm that is not there."""
+    exp = registry.get("adversarial")
+    with_remedy, without = exp.config_for("smoke"), exp.config_for("smoke", train_epsilon=0.0)
+    names = [a.name for a in exp.arms(with_remedy)]
+    assert "cnn-adversarial" in names
+    assert [a.name for a in exp.arms(without)] == [n for n in names if n != "cnn-adversarial"]
+    results = Results(experiment="adversarial", version=exp.version, config=to_dict(without), seeds=(0, 1),
+                      arms={}, diagnostics={}, wall_s=0.0)
+    verdict = exp._verdict_training(results)
+    assert verdict.claim_id == "adversarial-training-cost" and verdict.status == "inconclusive"
+    assert "train_epsilon is 0" in verdict.detail
