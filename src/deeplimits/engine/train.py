@@ -197,20 +197,45 @@ def _chunk_program(step, metrics_of, static, length: int, block: int, mesh):
 
 def _train_scan(step, metrics_of, init, optimizer, data, init_keys, train_keys, eval_keys,
                 chunks, progress, label, block):
+    """Seeds in rounds of one instance per device, one round after another: every program (the
+    models' initialisation, each chunk) sees the same shapes whatever the number of seeds, so runs
+    with 2, 4 or 8 seeds share them (in memory, and on disk with the persistent cache)."""
     mesh = devices.mesh()
+    per_round = block * mesh.size  # the padded seed count is a whole number of rounds
+    n_seeds = init_keys.shape[0]
+    rounds = [slice(first, first + per_round) for first in range(0, n_seeds, per_round)]
+    programs: dict[int, Callable] = {}
+    total = sum(chunks) * len(rounds)
+    progress(label, 0, total)
+    finished = []
+    for number, seeds in enumerate(rounds):
+        finished.append(_train_round(
+            step, metrics_of, init, optimizer, jax.tree.map(lambda leaf, s=seeds: leaf[s], data),
+            init_keys[seeds], train_keys[seeds], eval_keys[seeds], chunks, programs, block, mesh,
+            lambda done, base=number * sum(chunks): progress(label, base + done, total)))
+    steps_at, static = finished[0][0], finished[0][-1]
+    metrics = {k: np.concatenate([f[1][k] for f in finished]) for k in finished[0][1]}
+    params = jax.tree.map(lambda *leaves: np.concatenate([np.asarray(leaf) for leaf in leaves]),
+                          *[f[4] for f in finished])
+    return (steps_at, metrics, np.concatenate([f[2] for f in finished]),
+            np.concatenate([f[3] for f in finished]), params, static)
+
+
+def _train_round(step, metrics_of, init, optimizer, data, init_keys, train_keys, eval_keys,
+                 chunks, programs, block, mesh, progress):
     sharded = NamedSharding(mesh, SEEDS)
     models = eqx.filter_vmap(init)(init_keys)
     params, static = eqx.partition(models, eqx.is_inexact_array)
+    if any(eqx.is_array(leaf) for leaf in jax.tree.leaves(static)):
+        programs = {}  # the programs hold this round's own constants: never another round's
     opt_state = jax.vmap(optimizer.init)(params)
-    n_seeds = init_keys.shape[0]
-    diverged = jnp.zeros(n_seeds, dtype=bool)
+    diverged = jnp.zeros(init_keys.shape[0], dtype=bool)
     state = jax.device_put((params, opt_state, diverged), sharded)
     fixed = jax.device_put((data, train_keys, eval_keys), sharded)
-    count = jax.device_put(jnp.full(mesh.size, n_seeds // (block * mesh.size), jnp.int32), sharded)
-    programs: dict[int, Callable] = {}
+    # `count` stays a run-time value (one instance per device in a round): see _chunk_program
+    count = jax.device_put(jnp.ones(mesh.size, jnp.int32), sharded)
     steps_at, losses, metric_rows = [], [], []
-    done, total = 0, sum(chunks)
-    progress(label, 0, total)
+    done = 0
     for index, length in enumerate(chunks):
         args = ((*state, *fixed), count, jnp.asarray(done), jnp.asarray(index))
         if length not in programs:
@@ -222,7 +247,7 @@ def _train_scan(step, metrics_of, init, optimizer, data, init_keys, train_keys, 
         steps_at.append(done)
         losses.append(np.asarray(loss))
         metric_rows.append({k: np.asarray(v) for k, v in metrics.items()})
-        progress(label, done, total)
+        progress(done)
     metrics = {k: np.stack([row[k] for row in metric_rows], axis=1) for k in metric_rows[0]}
     params, _, diverged = state
     return steps_at, metrics, np.stack(losses, axis=1), np.asarray(diverged), params, static
