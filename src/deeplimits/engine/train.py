@@ -6,18 +6,19 @@ Ctrl-C between chunks. The step key of step ``t`` is ``fold_in(train_key, t)``,
 so results do not depend on the chunking.
 
 Seeds are spread over the devices (on a CPU, one per core: see
-``engine/devices.py``). On each device one fixed program, an *instance*, trains
-its seeds one after another in a loop whose length is a run-time value. An
-instance is one model (``seeds_by="map"``, the default on a CPU) or a block of
+``engine/devices.py``) and trained in *rounds*, one after another: a round gives
+each device one *instance*. An instance is one model (``seeds_by="map"``, the default on a CPU) or a block of
 :func:`seed_block` models vectorised with ``vmap`` (``"vmap"``, the default on an
 accelerator). On a CPU ``vmap`` pays where a model is so small that a step is
 mostly per-operation overhead: linear-periodic's d = 20 network trained 1.9x
 faster in blocks of 4 than one by one, its d = 1 network 3.3x (8 seeds on 2
 cores, the same run); a network whose batch already fills a core gains nothing
 and pays for the padding, so experiments with small models ask for ``vmap``.
-Whatever the number of seeds, every seed is computed by the same instance
-program, so seed ``s`` run alone is bit-identical to seed ``s`` inside a batch;
-seeds are padded (with copies, whose results are dropped) to fill every device.
+Whatever the number of seeds, every seed is computed by the same programs (the
+initialisation and each chunk see one round's shapes), so seed ``s`` run alone is
+bit-identical to seed ``s`` inside a batch, and runs with 2, 4 or 8 seeds compile
+nothing twice; seeds are padded (with copies, whose results are dropped) to fill
+the last round. Progress counts steps times rounds.
 
 ``loop="python"`` is the plain reference path: one seed at a time, one jitted
 step per Python iteration. Tests check that both paths agree.
@@ -232,7 +233,8 @@ def _train_round(step, metrics_of, init, optimizer, data, init_keys, train_keys,
     diverged = jnp.zeros(init_keys.shape[0], dtype=bool)
     state = jax.device_put((params, opt_state, diverged), sharded)
     fixed = jax.device_put((data, train_keys, eval_keys), sharded)
-    # `count` stays a run-time value (one instance per device in a round): see _chunk_program
+    # One instance per device in a round. `count` stays a run-time loop bound, as it was when a
+    # device looped over all its seeds, so that the programs (and results) are unchanged by rounds.
     count = jax.device_put(jnp.ones(mesh.size, jnp.int32), sharded)
     steps_at, losses, metric_rows = [], [], []
     done = 0
