@@ -69,6 +69,31 @@ def test_seed_alone_equals_seed_inside_batches_of_every_size(seeds_by):
                 assert _same(_leaves(single, 0), _leaves(batch, alone)), (alone, n)
 
 
+
+class _Indexed(eqx.Module):
+    """A model with an integer array beside its weights (as a model holding an index or a mask)."""
+
+    net: eqx.Module
+    index: jax.Array
+
+    def __call__(self, x):
+        return self.net(x)
+
+
+@pytest.mark.parametrize("loop", ["scan", "python"])
+def test_a_models_integer_arrays_come_back_for_every_seed_of_every_round(loop):
+    def init(key):
+        return _Indexed(one_hidden_layer_relu(key=key, in_size=D, width=20),
+                        jax.random.randint(key, (2,), 0, 1000))
+
+    seeds = (0, 1, 2, 3, 4)  # three rounds on two devices, the last padded
+    log = train(keys=derive_keys("test", "arm", seeds), **_parity_problem(n_seeds=5, init=init),
+                steps=20, eval_every=20, loop=loop)
+    expected = np.stack([np.asarray(init(k).index) for k in jax.vmap(lambda k: jax.random.split(k, 3)[0])(
+        derive_keys("test", "arm", seeds))])
+    assert log.models.index.shape == (5, 2)
+    assert np.array_equal(log.models.index, expected)
+
 def test_seeds_are_spread_over_one_device_per_core():
     from deeplimits.engine.devices import device_count, mesh, usable_cores
 

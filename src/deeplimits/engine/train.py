@@ -150,6 +150,7 @@ def train(
     metrics = {k: np.where(diverged.reshape((-1,) + (1,) * (v.ndim - 1)), np.nan, v[:n_seeds])
                for k, v in metrics.items()}
     params = jax.tree.map(lambda leaf: np.asarray(leaf[:n_seeds]), params)
+    static = jax.tree.map(lambda leaf: leaf[:n_seeds] if eqx.is_array(leaf) else leaf, static)
     return TrainLog(
         steps=np.asarray(steps_at), metrics=metrics, loss=losses[:n_seeds], diverged=diverged,
         models=eqx.combine(params, static), wall_s=time.perf_counter() - start,
@@ -214,7 +215,11 @@ def _train_scan(step, metrics_of, init, optimizer, data, init_keys, train_keys, 
             step, metrics_of, init, optimizer, jax.tree.map(lambda leaf, s=seeds: leaf[s], data),
             init_keys[seeds], train_keys[seeds], eval_keys[seeds], chunks, programs, block, mesh,
             lambda done, base=number * sum(chunks): progress(label, base + done, total)))
-    steps_at, static = finished[0][0], finished[0][-1]
+    steps_at = finished[0][0]
+    # A model's non-float arrays (an index, a mask) carry the seed axis too: every round's.
+    static = jax.tree.map(
+        lambda *leaves: np.concatenate([np.asarray(leaf) for leaf in leaves]) if eqx.is_array(leaves[0])
+        else leaves[0], *[f[-1] for f in finished])
     metrics = {k: np.concatenate([f[1][k] for f in finished]) for k in finished[0][1]}
     params = jax.tree.map(lambda *leaves: np.concatenate([np.asarray(leaf) for leaf in leaves]),
                           *[f[4] for f in finished])
@@ -280,13 +285,14 @@ def _train_python(step, metrics_of, init, optimizer, data, init_keys, train_keys
             losses.append(total_loss / np.float32(length))
             rows.append({k: np.asarray(v) for k, v in jit_metrics(params, index).items()})
             progress(label, done_all, total)
-        per_seed.append((params, diverged, np.array(losses), rows, done))
+        per_seed.append((params, diverged, np.array(losses), rows, static))
     steps_at = list(np.cumsum(chunks))
     metrics = {
         k: np.stack([np.stack([r[k] for r in rows]) for *_, rows, _ in per_seed])
         for k in per_seed[0][3][0]
     }
     params = jax.tree.map(lambda *xs: jnp.stack(xs), *[p for p, *_ in per_seed])
-    _, static = eqx.partition(init(init_keys[0]), eqx.is_inexact_array)
+    static = jax.tree.map(lambda *leaves: np.stack(leaves) if eqx.is_array(leaves[0]) else leaves[0],
+                          *[st for *_, st in per_seed])
     return (steps_at, metrics, np.stack([loss for _, _, loss, _, _ in per_seed]),
             np.array([d for _, d, *_ in per_seed]), params, static)
