@@ -130,7 +130,7 @@ CLAIM_TRAINING = Claim(
     falsified_by=Falsification(
         why="with k <= 100 stocks the end-to-end estimator's noise is small enough that it closes the gap "
             "within the budget",
-        profile="quick", seeds=5, overrides={"stocks": (10, 100), "variance_samples": 512,
+        profile="quick", seeds=4, overrides={"stocks": (10, 100), "variance_samples": 512,
                                              "sgd_learning_rates": (1e3,)}),
 )
 CLAIM_SGD = Claim(
@@ -144,7 +144,7 @@ CLAIM_SGD = Claim(
     falsified_by=Falsification(
         why="with k in {2, 3} and batches of 2,000 examples both estimators' noise is averaged away and, "
             "at their best rates, they reach -0.9 at the same evaluation",
-        profile="quick", seeds=5, overrides={"stocks": (2, 3), "batch_size": 2_000, "variance_samples": 512}),
+        profile="quick", seeds=4, overrides={"stocks": (2, 3), "batch_size": 2_000, "variance_samples": 512}),
 )
 CLAIM_VARIANCE = Claim(
     id="portfolio-variance-ratio",
@@ -388,9 +388,11 @@ class Portfolio(Experiment):
     # 4: the returns' signs drawn 32 to a random word (engine.random_signs)
     # 3: the authors' bias, init and Adam β2/ε; ablation arms; the SGD claim; iterations to -0.9
     version = 4
-    # quick on 5 seeds (was 8): every interval stays far from its threshold; a seed's numbers do not depend
-    # on how many seeds run beside it, so the version stays
-    default_seeds = {"smoke": 2, "quick": 5, "paper": 8}
+    # quick on 4 seeds (was 8, then 5): with one model per device on 2 cores, 5 seeds train in three rounds
+    # (the last with a padding copy) and 4 in two. Every interval stays far from its threshold (gap 0.582
+    # [0.535, 0.629]; SGD 1125 [1125, 1125] iterations; variance ratio / k 1.002 [0.9996, 1.005]); a seed's
+    # numbers do not depend on how many seeds run beside it, so the version stays
+    default_seeds = {"smoke": 2, "quick": 4, "paper": 8}
     title = "Portfolio selection: the same gradient, k times the noise"
     family = "gradient_failures"
     claims = (CLAIM_TRAINING, CLAIM_SGD, CLAIM_VARIANCE)
