@@ -265,3 +265,19 @@ def test_the_authors_truncated_normal_keeps_each_experiments_former_draws_bit_fo
         assert np.array_equal(authors_truncated_normal(key, shape, fan_in=fan_in), expected)
     drawn = np.asarray(authors_truncated_normal(key, (20_000,), fan_in=4))
     assert np.abs(drawn).max() <= 2 / np.sqrt(4) and np.std(drawn) == pytest.approx(0.8796 / 2, rel=0.03)
+
+
+def test_calls_side_by_side_on_the_devices_equal_one_after_another_on_one():
+    from deeplimits.engine import side_by_side
+
+    @eqx.filter_jit
+    def measure(model, x):
+        return jnp.sum(jax.vmap(model)(x) ** 2), jnp.max(jax.vmap(model)(x))
+
+    x = jax.random.normal(jax.random.key(0), (64, D))
+    models = [one_hidden_layer_relu(key=k, in_size=D, width=20) for k in derive_keys("test", "arm", tuple(range(5)))]
+    alone = [jax.device_get(measure(m, x)) for m in models]
+    together = side_by_side(measure, [(m, x) for m in models])
+    assert len(together) == 5
+    assert all(np.array_equal(a, b) for pair in zip(alone, together) for a, b in zip(*pair))
+    assert not np.array_equal(together[0][0], together[1][0])  # in order, each its own model's

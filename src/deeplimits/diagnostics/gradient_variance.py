@@ -11,6 +11,7 @@ tiny, the gradient hardly depends on which target is being learned.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import equinox as eqx
@@ -90,12 +91,14 @@ def split_sample_variance(grads_a: jax.Array, grads_b: jax.Array) -> jax.Array:
     return mean_sq_norm - sq_norm_of_mean
 
 
+@functools.partial(jax.jit, static_argnums=0)  # one program, not one per operation: exact integers either way
 def all_sign_vectors(d: int) -> jax.Array:
     """Every x in {-1, +1}^d, ``(2^d, d)``; row j has x_i = 1 - 2 * bit_i(j)."""
     bits = (jnp.arange(2**d)[:, None] >> jnp.arange(d)[None, :]) & 1
     return (1 - 2 * bits).astype(jnp.float32)
 
 
+@functools.partial(jax.jit, static_argnums=0)
 def all_parities(d: int) -> jax.Array:
     """h_S(x_j) = prod_{i in S} x_{j,i} for every subset S (row) and point j (column).
 

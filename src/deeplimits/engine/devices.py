@@ -99,6 +99,23 @@ def compiled(fn: Callable, *args: Any) -> Callable:
     return program
 
 
+def side_by_side(fn: Callable, calls: list[tuple]) -> list[Any]:
+    """``fn(*args)`` for every ``args`` of ``calls``, the i-th on device i mod n, all launched before any
+    is awaited, so the devices (cores) work side by side; results come back as NumPy, in order.
+
+    For measurements made one seed at a time (a diagnostic at initialisation): each call runs the same
+    one-device program wherever it is placed, so the numbers are those of one device after another.
+    """
+    import equinox as eqx
+    import jax
+
+    every = jax.devices()
+    launched = [fn(*jax.tree.map(lambda leaf, d=every[i % len(every)]: jax.device_put(leaf, d)
+                                 if eqx.is_array(leaf) else leaf, args))
+                for i, args in enumerate(calls)]
+    return [jax.device_get(out) for out in launched]
+
+
 def forget_programs() -> None:
     """Drop the kept programs (with ``jax.clear_caches()``, to give their memory back)."""
     _programs.clear()

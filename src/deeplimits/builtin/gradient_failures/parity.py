@@ -56,6 +56,7 @@ from deeplimits.engine import (
     one_hidden_layer_relu,
     random_signs,
     runtime_learning_rate,
+    side_by_side,
     train,
 )
 from deeplimits.experiment import (
@@ -241,6 +242,11 @@ def run_gf2(config: Config, d: int, seeds: tuple[int, ...]) -> ArmResults:
                       wall_s=time.perf_counter() - start)
 
 
+# The networks measured at initialisation, built by one compiled program per shape: eagerly, every one of
+# the initialiser's operations compiled for every d (a second each, most of the diagnostic's time).
+_initial_network = eqx.filter_jit(one_hidden_layer_relu)
+
+
 @eqx.filter_jit
 def _variance_at_init(model: eqx.Module, x: jax.Array, parities: jax.Array) -> tuple[jax.Array, ...]:
     grads = target_gradients(model, x, parities, hinge)
@@ -253,10 +259,9 @@ def gradient_variance(config: Config, seeds: tuple[int, ...], progress: Progress
     variance, bound, max_output = (np.empty((len(seeds), len(dims))) for _ in range(3))
     for j, d in enumerate(dims):
         x, parities = all_sign_vectors(int(d)), all_parities(int(d))
-        for i, seed in enumerate(seeds):
-            model = one_hidden_layer_relu(key=derive_key(NAME, f"variance-d{d}", seed),
-                                          in_size=int(d), width=config.width_factor * int(d))
-            var, g_sq, out = _variance_at_init(model, x, parities)
+        models = [_initial_network(key=derive_key(NAME, f"variance-d{d}", seed), in_size=int(d),
+                                        width=config.width_factor * int(d)) for seed in seeds]
+        for i, (var, g_sq, out) in enumerate(side_by_side(_variance_at_init, [(m, x, parities) for m in models])):
             variance[i, j], bound[i, j], max_output[i, j] = var, g_sq / 2.0**d, out
         progress("gradient variance", j + 1, len(dims))
     return {"variance_dims": dims, "variance": variance, "variance_bound": bound,
@@ -280,14 +285,15 @@ def sampled_variance(config: Config, seeds: tuple[int, ...], progress: Progress)
     dims = np.array(sorted(config.sampled_dims), int)
     variance, bound = np.empty((len(seeds), len(dims))), np.empty((len(seeds), len(dims)))
     for j, d in enumerate(dims):
-        for i, seed in enumerate(seeds):
-            model = one_hidden_layer_relu(key=derive_key(NAME, f"variance-d{d}", seed), in_size=int(d),
+        calls = []
+        for seed in seeds:
+            model = _initial_network(key=derive_key(NAME, f"variance-d{d}", seed), in_size=int(d),
                                           width=config.width_factor * int(d))
             k_a, k_b, k_h = jax.random.split(derive_key(NAME, f"sampled-variance-d{d}", seed), 3)
             x_a, x_b = (jax.random.rademacher(k, (config.sampled_points, int(d)), dtype=jnp.float32)
                         for k in (k_a, k_b))
-            subsets = jax.random.bernoulli(k_h, 0.5, (config.sampled_targets, int(d)))
-            var, g_sq = _split_sample_at_init(model, x_a, x_b, subsets)
+            calls.append((model, x_a, x_b, jax.random.bernoulli(k_h, 0.5, (config.sampled_targets, int(d)))))
+        for i, (var, g_sq) in enumerate(side_by_side(_split_sample_at_init, calls)):
             variance[i, j], bound[i, j] = var, g_sq / 2.0**d
         progress("sampled gradient variance", j + 1, len(dims))
     return {"sampled_dims": dims, "sampled_variance": variance, "sampled_bound": bound}
