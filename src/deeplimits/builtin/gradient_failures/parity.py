@@ -242,11 +242,6 @@ def run_gf2(config: Config, d: int, seeds: tuple[int, ...]) -> ArmResults:
                       wall_s=time.perf_counter() - start)
 
 
-# The networks measured at initialisation, built by one compiled program per shape: eagerly, every one of
-# the initialiser's operations compiled for every d (a second each, most of the diagnostic's time).
-_initial_network = eqx.filter_jit(one_hidden_layer_relu)
-
-
 @eqx.filter_jit
 def _variance_at_init(model: eqx.Module, x: jax.Array, parities: jax.Array) -> tuple[jax.Array, ...]:
     grads = target_gradients(model, x, parities, hinge)
@@ -259,7 +254,7 @@ def gradient_variance(config: Config, seeds: tuple[int, ...], progress: Progress
     variance, bound, max_output = (np.empty((len(seeds), len(dims))) for _ in range(3))
     for j, d in enumerate(dims):
         x, parities = all_sign_vectors(int(d)), all_parities(int(d))
-        models = [_initial_network(key=derive_key(NAME, f"variance-d{d}", seed), in_size=int(d),
+        models = [one_hidden_layer_relu(key=derive_key(NAME, f"variance-d{d}", seed), in_size=int(d),
                                         width=config.width_factor * int(d)) for seed in seeds]
         for i, (var, g_sq, out) in enumerate(side_by_side(_variance_at_init, [(m, x, parities) for m in models])):
             variance[i, j], bound[i, j], max_output[i, j] = var, g_sq / 2.0**d, out
@@ -287,7 +282,7 @@ def sampled_variance(config: Config, seeds: tuple[int, ...], progress: Progress)
     for j, d in enumerate(dims):
         calls = []
         for seed in seeds:
-            model = _initial_network(key=derive_key(NAME, f"variance-d{d}", seed), in_size=int(d),
+            model = one_hidden_layer_relu(key=derive_key(NAME, f"variance-d{d}", seed), in_size=int(d),
                                           width=config.width_factor * int(d))
             k_a, k_b, k_h = jax.random.split(derive_key(NAME, f"sampled-variance-d{d}", seed), 3)
             x_a, x_b = (jax.random.rademacher(k, (config.sampled_points, int(d)), dtype=jnp.float32)
